@@ -1,0 +1,31 @@
+# Compiler settings shared by every target of this repository.
+
+set(CMAKE_CXX_STANDARD 17)
+set(CMAKE_CXX_STANDARD_REQUIRED ON)
+set(CMAKE_CXX_EXTENSIONS OFF)
+if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
+  set(CMAKE_BUILD_TYPE RelWithDebInfo CACHE STRING "Build type" FORCE)
+endif()
+
+# Warnings live on an interface target linked PRIVATE, so consumers of the
+# installed library never inherit them.
+add_library(libactor_warnings INTERFACE)
+target_compile_options(libactor_warnings INTERFACE -Wall -Wextra -Wpedantic)
+
+# Sanitizers apply to everything built here (library, tests, examples), as
+# mixing instrumented and plain objects gives false reports.
+if(LIBACTOR_SANITIZE)
+  if(LIBACTOR_SANITIZE STREQUAL "thread")
+    # Asio's atomic_thread_fence is not modelled by TSan; g++ 12 warns about it.
+    add_compile_options(-fsanitize=thread -Wno-tsan -fno-omit-frame-pointer)
+    add_link_options(-fsanitize=thread)
+  elseif(LIBACTOR_SANITIZE STREQUAL "address,undefined" OR LIBACTOR_SANITIZE STREQUAL "address"
+         OR LIBACTOR_SANITIZE STREQUAL "undefined")
+    add_compile_options(-fsanitize=${LIBACTOR_SANITIZE} -fno-omit-frame-pointer
+                        -fno-sanitize-recover=undefined)
+    add_link_options(-fsanitize=${LIBACTOR_SANITIZE})
+  else()
+    message(FATAL_ERROR "LIBACTOR_SANITIZE must be empty, 'address,undefined' or 'thread', "
+                        "not '${LIBACTOR_SANITIZE}'")
+  endif()
+endif()

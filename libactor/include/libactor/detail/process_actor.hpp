@@ -1,0 +1,112 @@
+/// @file
+/// The CAF actor class behind every libactor process. Public only because
+/// templates in process.hpp and call.hpp need its definition; use `process`.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor_addr.hpp>
+#include <caf/event_based_actor.hpp>
+
+#include "libactor/exit_reason.hpp"
+#include "libactor/pid.hpp"
+
+namespace libactor {
+class node;
+class process;
+class call_error;
+} // namespace libactor
+
+namespace libactor::detail {
+
+/// What to start: the body returns the process's initial behaviour.
+struct process_spec {
+  std::string name;
+  std::function<caf::behavior(process&)> body;
+};
+
+/// An event-based CAF actor that adds what BEAM processes have and CAF lacks:
+/// an exact mailbox length readable from other threads, a name and a parent
+/// for crash reports, OTP exit-signal semantics (trap_exit, untrappable kill),
+/// exceptions turned into error exits, and calls that fail as soon as the
+/// callee dies.
+class process_actor : public caf::event_based_actor {
+public:
+  using super = caf::event_based_actor;
+  using exit_handler = std::function<void(const pid& from, const exit_reason&)>;
+  using down_handler = std::function<void(const pid& who, const exit_reason&)>;
+  using fail_handler = std::function<void(const call_error&)>;
+
+  process_actor(caf::actor_config& cfg, libactor::node* owner, process_spec spec, pid parent);
+  ~process_actor() override;
+
+  // -- caf::event_based_actor overrides --------------------------------------
+
+  caf::behavior make_behavior() override;
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override;
+  caf::invoke_message_result consume(caf::mailbox_element& x) override;
+  const char* name() const override;
+
+  // -- process properties ----------------------------------------------------
+
+  libactor::node& owner() const noexcept { return *owner_; }
+  const std::string& process_name() const noexcept { return name_; }
+  const pid& parent() const noexcept { return parent_; }
+
+  /// Messages waiting, counted on enqueue and on consumption.
+  std::size_t mailbox_length() const noexcept {
+    return mailbox_length_.load(std::memory_order_relaxed);
+  }
+
+  // -- exit signals and monitors -----------------------------------------------
+
+  void trap_exit(bool on) noexcept { trap_exit_ = on; }
+  bool trapping_exits() const noexcept { return trap_exit_; }
+  void on_exit_signal(exit_handler fn) { on_exit_ = std::move(fn); }
+  void on_down(down_handler fn) { on_down_ = std::move(fn); }
+  void add_user_monitor(const caf::actor& who);
+  void remove_user_monitor(const caf::actor& who);
+
+  // -- calls -------------------------------------------------------------------
+
+  /// Watches `callee` for the duration of one call; returns the call's id.
+  std::uint64_t begin_call(const caf::actor& callee, fail_handler on_fail);
+
+  /// Ends call `id`; false if it already ended (its callee died first).
+  bool finish_call(std::uint64_t id);
+
+private:
+  struct watch {
+    bool user = false;     ///< The user called `monitor`.
+    std::size_t calls = 0; ///< Calls in flight to this process.
+  };
+
+  struct pending_call {
+    caf::actor_addr callee;
+    fail_handler on_fail;
+  };
+
+  void handle_exit_signal(caf::exit_msg& x);
+  void handle_down(caf::down_msg& x);
+  caf::error handle_exception(std::exception_ptr& x);
+  void release_watch(const caf::actor_addr& who);
+
+  libactor::node* owner_;
+  std::string name_;
+  pid parent_;
+  std::function<caf::behavior(process&)> body_;
+  std::atomic<std::size_t> mailbox_length_{0};
+  bool trap_exit_ = false;
+  exit_handler on_exit_;
+  down_handler on_down_;
+  std::unordered_map<caf::actor_addr, watch> watches_;
+  std::unordered_map<std::uint64_t, pending_call> calls_;
+  std::uint64_t next_call_id_ = 1;
+};
+
+} // namespace libactor::detail

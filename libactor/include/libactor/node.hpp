@@ -1,0 +1,70 @@
+/// @file
+/// The runtime: one `node` per OS process owns the CAF actor system that runs
+/// processes and the Asio I/O threads that later layers (listeners, sessions)
+/// run on. Everything else in libactor is created against a node.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+
+#include "libactor/log.hpp"
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace libactor {
+
+/// How a node is built; every field has an embedded default.
+struct node_config {
+  /// Asio I/O threads; 0 means one per core.
+  std::size_t io_threads = 0;
+  /// CAF scheduler threads that run processes; 0 means one per core.
+  std::size_t scheduler_threads = 0;
+  /// How long `stop` lets processes end after `shutdown` before killing them.
+  std::chrono::milliseconds shutdown_timeout{5000};
+  /// Threshold for libactor's log lines (see log.hpp).
+  log::level log_level = log::level::info;
+};
+
+namespace detail {
+class process_table;
+} // namespace detail
+
+/// Owns the actor system and the I/O threads.
+///
+/// Destroying a node stops it. `stop` is an orderly shutdown, as OTP's
+/// `init:stop`: every live process gets a `shutdown` exit signal, those still
+/// alive after `shutdown_timeout` are killed, then the threads are joined.
+class node {
+public:
+  explicit node(node_config cfg = {});
+  ~node();
+
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  /// Shuts every process down and joins all threads. Idempotent.
+  void stop();
+
+  /// True between construction and `stop`.
+  bool running() const noexcept;
+
+  /// The number of live processes spawned through libactor on this node.
+  std::size_t process_count() const;
+
+  const node_config& config() const noexcept;
+
+  /// The CAF actor system, for code that talks CAF directly.
+  caf::actor_system& system() noexcept;
+
+  /// Internal state shared with the library's own .cpp files.
+  struct impl;
+  impl& internals() noexcept { return *impl_; }
+
+private:
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace libactor

@@ -1,0 +1,98 @@
+#include "libactor/process.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/system_messages.hpp>
+#include <caf/make_message.hpp>
+#include <caf/send.hpp>
+
+#include "internal/node_impl.hpp"
+
+namespace libactor {
+
+namespace detail {
+
+pid spawn_from_node(node& owner, process_spec spec) {
+  return pid{owner.system().spawn<process_actor>(&owner, std::move(spec), pid{})};
+}
+
+pid spawn_from_process(process_actor* parent, process_spec spec, spawn_mode mode) {
+  pid parent_pid{caf::actor_cast<caf::actor>(parent)};
+  libactor::node* owner = &parent->owner();
+  switch (mode) {
+    case spawn_mode::link:
+      // Linked before the child runs, so no exit can slip between the two.
+      return pid{parent->spawn<process_actor, caf::linked>(owner, std::move(spec),
+                                                           std::move(parent_pid))};
+    case spawn_mode::monitor: {
+      pid child{parent->spawn<process_actor>(owner, std::move(spec), std::move(parent_pid))};
+      // A monitor set on a process that already ended fires at once with its
+      // reason, so monitoring after the spawn loses nothing.
+      parent->add_user_monitor(child.handle());
+      return child;
+    }
+    case spawn_mode::plain:
+      break;
+  }
+  return pid{parent->spawn<process_actor>(owner, std::move(spec), std::move(parent_pid))};
+}
+
+void send_exit_signal(const caf::actor& to, const exit_reason& reason,
+                      const caf::actor_addr& from) {
+  if (!to)
+    return;
+  auto source = from ? from : to.address();
+  to->enqueue(nullptr, caf::make_message_id(),
+              caf::make_message(caf::exit_msg{source, reason.to_caf()}), nullptr);
+}
+
+} // namespace detail
+
+pid process::self() const {
+  return pid{caf::actor_cast<caf::actor>(self_)};
+}
+
+void process::link(const pid& other) {
+  if (other)
+    self_->link_to(other.handle());
+}
+
+void process::unlink(const pid& other) {
+  if (other)
+    self_->unlink_from(other.handle());
+}
+
+void process::monitor(const pid& other) {
+  self_->add_user_monitor(other.handle());
+}
+
+void process::demonitor(const pid& other) {
+  self_->remove_user_monitor(other.handle());
+}
+
+void process::exit(exit_reason reason) {
+  self_->quit(reason.to_caf());
+}
+
+void process::exit(const pid& to, const exit_reason& reason) {
+  detail::send_exit_signal(to.handle(), reason, self_->address());
+}
+
+void exit(const pid& to, const exit_reason& reason) {
+  detail::send_exit_signal(to.handle(), reason, {});
+}
+
+bool alive(const pid& x) noexcept {
+  return x && !x.handle()->getf(caf::abstract_actor::is_terminated_flag);
+}
+
+std::optional<std::size_t> mailbox_length(const pid& x) noexcept {
+  if (!alive(x))
+    return std::nullopt;
+  auto* p = dynamic_cast<detail::process_actor*>(caf::actor_cast<caf::abstract_actor*>(x.handle()));
+  if (p == nullptr)
+    return std::nullopt;
+  return p->mailbox_length();
+}
+
+} // namespace libactor

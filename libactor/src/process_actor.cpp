@@ -1,0 +1,205 @@
+#include "libactor/detail/process_actor.hpp"
+
+#include <exception>
+
+#include <caf/actor_cast.hpp>
+#include <caf/system_messages.hpp>
+#include <caf/mailbox_element.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/sec.hpp>
+
+#include "internal/node_impl.hpp"
+#include "libactor/call.hpp"
+#include "libactor/log.hpp"
+#include "libactor/process.hpp"
+
+namespace libactor::detail {
+
+namespace {
+
+pid pid_of(const caf::actor_addr& addr) {
+  return pid{caf::actor_cast<caf::actor>(addr)};
+}
+
+} // namespace
+
+process_actor::process_actor(caf::actor_config& cfg, libactor::node* owner, process_spec spec,
+                             pid parent)
+  : super(cfg),
+    owner_(owner),
+    name_(std::move(spec.name)),
+    parent_(std::move(parent)),
+    body_(std::move(spec.body)) {
+  // Registered here, on the spawning thread, before the process can run and
+  // exit: the exit hook below then always finds its entry.
+  owner_->internals().processes.add(id(), caf::actor_cast<caf::actor>(this));
+  attach_functor([owner = owner_, self = id(), name = name_,
+                  parent = parent_](const caf::error& reason) {
+    auto why = exit_reason::from_caf(reason);
+    if (why.abnormal())
+      log::error("crash_report", log::kv("process", fmt::format("<0.{}>", self)),
+                 log::kv("name", name), log::kv("parent", parent), log::kv("reason", why));
+    owner->internals().processes.remove(self);
+  });
+  set_exit_handler([this](caf::exit_msg& x) { handle_exit_signal(x); });
+  set_down_handler([this](caf::down_msg& x) { handle_down(x); });
+  set_exception_handler([this](std::exception_ptr& x) { return handle_exception(x); });
+  set_default_handler([this](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+    // CAF drops what no handler matches; never silently (a caller of a
+    // request gets `rejected`, and the event is logged).
+    log::warning("unexpected_message", log::kv("process", pid_of(address())),
+                 log::kv("name", name_), log::kv("message", caf::to_string(x.content())));
+    return caf::sec::unexpected_message;
+  });
+}
+
+process_actor::~process_actor() = default;
+
+// -- caf::event_based_actor overrides ------------------------------------------
+
+caf::behavior process_actor::make_behavior() {
+  process self{this};
+  auto body = std::move(body_);
+  return body(self);
+}
+
+void process_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {
+  mailbox_length_.fetch_add(1, std::memory_order_relaxed);
+  super::enqueue(std::move(ptr), eu);
+}
+
+caf::invoke_message_result process_actor::consume(caf::mailbox_element& x) {
+  auto result = super::consume(x);
+  // A skipped message stays in the mailbox and is consumed again later.
+  if (result != caf::invoke_message_result::skipped)
+    mailbox_length_.fetch_sub(1, std::memory_order_relaxed);
+  return result;
+}
+
+const char* process_actor::name() const {
+  return name_.c_str();
+}
+
+// -- exit signals and monitors -------------------------------------------------
+
+void process_actor::add_user_monitor(const caf::actor& who) {
+  if (!who)
+    return;
+  auto& w = watches_[who.address()];
+  if (!w.user && w.calls == 0)
+    monitor(who);
+  w.user = true;
+}
+
+void process_actor::remove_user_monitor(const caf::actor& who) {
+  if (!who)
+    return;
+  auto i = watches_.find(who.address());
+  if (i == watches_.end() || !i->second.user)
+    return;
+  i->second.user = false;
+  if (i->second.calls == 0) {
+    demonitor(who.address());
+    watches_.erase(i);
+  }
+}
+
+void process_actor::handle_exit_signal(caf::exit_msg& x) {
+  // CAF has already acted on `kill`, which no process can trap.
+  auto reason = exit_reason::from_caf(x.reason);
+  if (trap_exit_) {
+    if (on_exit_)
+      on_exit_(pid_of(x.source), reason);
+    else
+      log::debug("exit_signal_ignored", log::kv("process", pid_of(address())),
+                 log::kv("from", pid_of(x.source)), log::kv("reason", reason));
+    return;
+  }
+  // OTP: a `normal` signal does not end a process that is not trapping.
+  if (reason.is_normal())
+    return;
+  quit(std::move(x.reason));
+}
+
+void process_actor::handle_down(caf::down_msg& x) {
+  auto i = watches_.find(x.source);
+  if (i == watches_.end())
+    return; // demonitored while the notification was in flight
+  bool user = i->second.user;
+  watches_.erase(i);
+  auto reason = exit_reason::from_caf(x.reason);
+  auto who = pid_of(x.source);
+  // Fail every call still waiting on the dead process, now rather than at
+  // its timeout. Collect first: a handler may start new calls.
+  std::vector<fail_handler> failed;
+  for (auto j = calls_.begin(); j != calls_.end();) {
+    if (j->second.callee == x.source) {
+      failed.push_back(std::move(j->second.on_fail));
+      j = calls_.erase(j);
+    } else {
+      ++j;
+    }
+  }
+  for (auto& fn : failed)
+    fn(call_error{call_error::kind::callee_down, reason,
+                  fmt::format("callee {} exited: {}", who, reason)});
+  if (user && on_down_)
+    on_down_(who, reason);
+}
+
+caf::error process_actor::handle_exception(std::exception_ptr& x) {
+  exit_reason reason;
+  try {
+    std::rethrow_exception(x);
+  } catch (const std::exception& e) {
+    reason = exit_reason::error(e.what());
+  } catch (...) {
+    reason = exit_reason::error("unknown exception");
+  }
+  // CAF issue 1047: a request whose handler threw would otherwise go
+  // unanswered until the caller's timeout. Answer it with the crash.
+  auto* current = current_mailbox_element();
+  if (current != nullptr && current->mid.is_request() && !current->mid.is_answered()) {
+    auto rp = make_response_promise();
+    rp.deliver(reason.to_caf());
+  }
+  return reason.to_caf();
+}
+
+// -- calls ---------------------------------------------------------------------
+
+std::uint64_t process_actor::begin_call(const caf::actor& callee, fail_handler on_fail) {
+  auto id = next_call_id_++;
+  caf::actor_addr addr;
+  if (callee) {
+    addr = callee.address();
+    auto& w = watches_[addr];
+    if (w.calls++ == 0 && !w.user)
+      monitor(callee);
+  }
+  calls_.emplace(id, pending_call{std::move(addr), std::move(on_fail)});
+  return id;
+}
+
+bool process_actor::finish_call(std::uint64_t id) {
+  auto i = calls_.find(id);
+  if (i == calls_.end())
+    return false;
+  auto addr = std::move(i->second.callee);
+  calls_.erase(i);
+  if (addr)
+    release_watch(addr);
+  return true;
+}
+
+void process_actor::release_watch(const caf::actor_addr& who) {
+  auto i = watches_.find(who);
+  if (i == watches_.end())
+    return;
+  if (--i->second.calls == 0 && !i->second.user) {
+    demonitor(who);
+    watches_.erase(i);
+  }
+}
+
+} // namespace libactor::detail
