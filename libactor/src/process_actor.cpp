@@ -69,10 +69,12 @@ void process_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* e
 }
 
 caf::invoke_message_result process_actor::consume(caf::mailbox_element& x) {
+  // As Erlang's message_queue_len, the message being handled is not waiting.
+  mailbox_length_.fetch_sub(1, std::memory_order_relaxed);
   auto result = super::consume(x);
   // A skipped message stays in the mailbox and is consumed again later.
-  if (result != caf::invoke_message_result::skipped)
-    mailbox_length_.fetch_sub(1, std::memory_order_relaxed);
+  if (result == caf::invoke_message_result::skipped)
+    mailbox_length_.fetch_add(1, std::memory_order_relaxed);
   return result;
 }
 
