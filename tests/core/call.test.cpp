@@ -40,8 +40,8 @@ constexpr auto never = std::chrono::milliseconds{3'600'000};
 } // namespace
 
 TEST_CASE("a call returns the callee's reply", "[call]") {
-  node n{test::small_node()};
   event_log log;
+  node n{test::small_node()};
   auto s = spawn(n, server, &log);
   auto r = call<int>(n, s, 5s, add_atom::value, 2, 3);
   REQUIRE(r.ok());
@@ -49,8 +49,8 @@ TEST_CASE("a call returns the callee's reply", "[call]") {
 }
 
 TEST_CASE("a call without a reply fails with timeout", "[call]") {
-  node n{test::small_node()};
   event_log log;
+  node n{test::small_node()};
   auto s = spawn(n, server, &log);
   auto r = call<int>(n, s, 50ms, hold_atom::value);
   REQUIRE_FALSE(r.ok());
@@ -59,8 +59,8 @@ TEST_CASE("a call without a reply fails with timeout", "[call]") {
 }
 
 TEST_CASE("a call fails at once when the callee is killed while holding it", "[call]") {
-  node n{test::small_node()};
   event_log log;
+  node n{test::small_node()};
   auto s = spawn(n, server, &log);
   auto result = std::async(std::launch::async, [&] { return call<int>(n, s, never, hold_atom::value); });
   REQUIRE(log.wait_for("holding"));
@@ -73,8 +73,8 @@ TEST_CASE("a call fails at once when the callee is killed while holding it", "[c
 }
 
 TEST_CASE("a call fails at once when the handler throws (CAF issue 1047)", "[call][crash]") {
-  node n{test::small_node()};
   event_log log;
+  node n{test::small_node()};
   auto s = spawn(n, server, &log);
   auto result = std::async(std::launch::async, [&] { return call<int>(n, s, never, crash_atom::value); });
   REQUIRE(result.wait_for(test::deadline) == std::future_status::ready);
@@ -86,8 +86,8 @@ TEST_CASE("a call fails at once when the handler throws (CAF issue 1047)", "[cal
 }
 
 TEST_CASE("a call to a process that already ended fails at once", "[call]") {
-  node n{test::small_node()};
   event_log log;
+  node n{test::small_node()};
   auto s = spawn(n, server, &log);
   exit(s, exit_reason::kill());
   REQUIRE(test::eventually([&] { return !alive(s); }));
@@ -106,8 +106,8 @@ TEST_CASE("a call to the empty pid fails with no_process", "[call]") {
 }
 
 TEST_CASE("a call with a message the callee cannot handle fails with rejected", "[call]") {
-  node n{test::small_node()};
   event_log log;
+  node n{test::small_node()};
   auto s = spawn(n, server, &log);
   auto r = call<int>(n, s, never, std::string{"unknown"});
   REQUIRE_FALSE(r.ok());
@@ -117,8 +117,8 @@ TEST_CASE("a call with a message the callee cannot handle fails with rejected", 
 
 TEST_CASE("a process calls another asynchronously and the caller's own monitors are kept",
           "[call]") {
-  node n{test::small_node()};
   event_log log;
+  node n{test::small_node()};
   auto s = spawn(n, server, &log);
   auto caller = spawn(n, [&log](process& self, pid target) -> caf::behavior {
     self.monitor(target);

@@ -61,9 +61,9 @@ caf::behavior crasher(process& self, int) {
 
 TEST_CASE("an abnormal exit writes a crash report naming process, parent and reason",
           "[log][crash]") {
+  test::event_log events;
   node n{test::small_node()};
   test::log_capture cap{log::level::info};
-  test::event_log events;
   auto parent = spawn(n, spawn_options{"parent"}, [&events](process& self, int) -> caf::behavior {
     self.trap_exit(true);
     self.on_exit([&events](const pid&, const exit_reason&) { events.push("child-exited"); });

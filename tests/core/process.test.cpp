@@ -48,8 +48,8 @@ caf::behavior watcher(process& self, event_log* log, pid target, bool trap, bool
 } // namespace
 
 TEST_CASE("a spawned process runs its body and handles messages", "[process]") {
-  node n{test::small_node()};
   event_log log;
+  node n{test::small_node()};
   auto w = spawn(n, worker, &log);
   REQUIRE(alive(w));
   send(w, ping_atom::value);
@@ -58,8 +58,8 @@ TEST_CASE("a spawned process runs its body and handles messages", "[process]") {
 }
 
 TEST_CASE("a process lives on when nobody holds its pid", "[process]") {
-  node n{test::small_node()};
   event_log log;
+  node n{test::small_node()};
   std::uint64_t id = 0;
   {
     auto w = spawn(n, worker, &log);
@@ -71,8 +71,8 @@ TEST_CASE("a process lives on when nobody holds its pid", "[process]") {
 }
 
 TEST_CASE("a throwing handler ends only its own process with the exception text", "[process][crash]") {
-  node n{test::small_node()};
   event_log log;
+  node n{test::small_node()};
   auto victim = spawn(n, worker, &log);
   auto bystander = spawn(n, worker, &log);
   auto mon = spawn(n, watcher, &log, victim, false, false);
@@ -87,8 +87,8 @@ TEST_CASE("a throwing handler ends only its own process with the exception text"
 }
 
 TEST_CASE("a crash propagates over a link to a process that does not trap exits", "[process][link]") {
-  node n{test::small_node()};
   event_log log;
+  node n{test::small_node()};
   auto victim = spawn(n, worker, &log);
   auto partner = spawn(n, watcher, &log, victim, false, true);
   auto observer = spawn(n, watcher, &log, partner, false, false);
@@ -101,8 +101,8 @@ TEST_CASE("a crash propagates over a link to a process that does not trap exits"
 }
 
 TEST_CASE("a trapping process receives a linked crash as a message and lives on", "[process][link]") {
-  node n{test::small_node()};
   event_log log;
+  node n{test::small_node()};
   auto victim = spawn(n, worker, &log);
   auto partner = spawn(n, watcher, &log, victim, true, true);
   REQUIRE(log.wait_for("watching"));
@@ -114,8 +114,8 @@ TEST_CASE("a trapping process receives a linked crash as a message and lives on"
 }
 
 TEST_CASE("a normal exit does not end a linked process that does not trap", "[process][link]") {
-  node n{test::small_node()};
   event_log log;
+  node n{test::small_node()};
   auto victim = spawn(n, worker, &log);
   auto partner = spawn(n, watcher, &log, victim, false, true);
   auto observer = spawn(n, watcher, &log, victim, false, false);
@@ -129,8 +129,8 @@ TEST_CASE("a normal exit does not end a linked process that does not trap", "[pr
 }
 
 TEST_CASE("spawn_link links the child and unlink undoes it", "[process][link]") {
-  node n{test::small_node()};
   event_log log;
+  node n{test::small_node()};
   auto parent = spawn(n, [&log](process& self, bool do_unlink) -> caf::behavior {
     self.trap_exit(true);
     self.on_exit([&log](const pid&, const exit_reason& why) { log.push("exit:" + to_string(why)); });
@@ -158,8 +158,8 @@ TEST_CASE("spawn_link links the child and unlink undoes it", "[process][link]") 
 
 TEST_CASE("exit signals follow OTP: normal is ignored, shutdown ends, kill cannot be trapped",
           "[process][exit]") {
-  node n{test::small_node()};
   event_log log;
+  node n{test::small_node()};
   SECTION("normal is ignored by a process that does not trap") {
     auto w = spawn(n, worker, &log);
     auto mon = spawn(n, watcher, &log, w, false, false);
@@ -207,8 +207,8 @@ TEST_CASE("exit signals follow OTP: normal is ignored, shutdown ends, kill canno
 
 TEST_CASE("a monitor reports the reason once, demonitor silences it, and a dead target reports at once",
           "[process][monitor]") {
-  node n{test::small_node()};
   event_log log;
+  node n{test::small_node()};
   SECTION("demonitor") {
     auto w = spawn(n, worker, &log);
     auto mon = spawn(n, [&log](process& self, pid target) -> caf::behavior {
@@ -245,8 +245,8 @@ TEST_CASE("a monitor reports the reason once, demonitor silences it, and a dead 
 }
 
 TEST_CASE("mailbox_length counts messages waiting and alive turns false at exit", "[process]") {
-  node n{test::small_node()};
   event_log log;
+  node n{test::small_node()};
   std::promise<void> release;
   auto gate = release.get_future().share();
   auto w = spawn(n, [&log, gate](process& self, int) -> caf::behavior {

@@ -20,6 +20,8 @@ using namespace std::chrono_literals;
 /// Generous: only reached when the behaviour under test is broken.
 inline constexpr std::chrono::seconds deadline{10};
 
+/// Declare it before the node whose processes push into it: the node stops
+/// (and its processes may still record events) before the log is destroyed.
 class event_log {
 public:
   void push(std::string event) {
