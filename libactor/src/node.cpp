@@ -4,6 +4,7 @@
 
 #include <caf/send.hpp>
 
+#include "internal/asio_coordinator.hpp"
 #include "internal/node_impl.hpp"
 #include "libactor/exit_reason.hpp"
 #include "libactor/log.hpp"
@@ -24,17 +25,21 @@ std::size_t or_cores(std::size_t n) {
 
 node::node(node_config cfg) : impl_(std::make_unique<impl>()) {
   cfg.io_threads = or_cores(cfg.io_threads);
-  cfg.scheduler_threads = or_cores(cfg.scheduler_threads);
+  if (cfg.max_throughput == 0)
+    cfg.max_throughput = 1;
   impl_->config = cfg;
   log::set_level(cfg.log_level);
-  impl_->caf_config.set("scheduler.max-threads", cfg.scheduler_threads);
-  impl_->system = std::make_unique<caf::actor_system>(impl_->caf_config);
-  impl_->work.emplace(impl_->io.get_executor());
-  for (std::size_t i = 0; i < cfg.io_threads; ++i)
-    impl_->io_threads.emplace_back([io = &impl_->io] { io->run(); });
+  impl_->io = std::make_unique<detail::io_pool>(cfg.io_threads);
+  auto& caf_cfg = impl_->caf_config;
+  caf_cfg.set("scheduler.max-threads", cfg.io_threads);
+  caf_cfg.set("scheduler.max-throughput", cfg.max_throughput);
+  caf_cfg.module_factories.push_back(
+    [pool = impl_->io.get()](caf::actor_system& sys) -> caf::actor_system::module* {
+      return new detail::asio_coordinator(sys, *pool);
+    });
+  impl_->system = std::make_unique<caf::actor_system>(caf_cfg);
   impl_->running = true;
-  log::debug("node_started", log::kv("io_threads", cfg.io_threads),
-             log::kv("scheduler_threads", cfg.scheduler_threads));
+  log::debug("node_started", log::kv("io_threads", cfg.io_threads));
 }
 
 node::~node() {
@@ -56,13 +61,9 @@ void node::stop() {
       detail::send_exit_signal(hdl, exit_reason::kill(), {});
   }
   live.clear();
-  // The actor system's destructor waits for every actor to finish.
+  // The actor system's destructor waits for every actor to finish, then
+  // stops the scheduler, which joins the I/O threads.
   impl_->system.reset();
-  impl_->work.reset();
-  impl_->io.stop();
-  for (auto& t : impl_->io_threads)
-    t.join();
-  impl_->io_threads.clear();
   log::debug("node_stopped");
 }
 

@@ -32,7 +32,7 @@ TEST_CASE("a node starts its threads and joins all of them on stop", "[node]") {
     node n{cfg};
     CHECK(n.running());
     CHECK(n.config().io_threads == 3);
-    CHECK(thread_count() >= before + 3 + 2);
+    CHECK(thread_count() >= before + 3);
     n.stop();
     CHECK_FALSE(n.running());
     n.stop(); // idempotent
@@ -74,9 +74,9 @@ TEST_CASE("stop kills a process that ignores shutdown once the timeout passes", 
   CHECK(cap.matching({"event=node_stop_killing", "processes=1"}).size() == 1);
 }
 
-TEST_CASE("node defaults give one I/O thread and one scheduler thread per core", "[node]") {
+TEST_CASE("node defaults give one I/O thread per core", "[node]") {
   node n{node_config{}};
   auto cores = std::max(1u, std::thread::hardware_concurrency());
   CHECK(n.config().io_threads == cores);
-  CHECK(n.config().scheduler_threads == cores);
+  CHECK(n.config().max_throughput == 64);
 }

@@ -8,8 +8,7 @@ namespace libactor::test {
 
 inline node_config small_node() {
   node_config cfg;
-  cfg.io_threads = 1;
-  cfg.scheduler_threads = 2;
+  cfg.io_threads = 2;
   cfg.shutdown_timeout = std::chrono::milliseconds{2000};
   cfg.log_level = log::level::warning;
   return cfg;

@@ -18,10 +18,11 @@ namespace libactor {
 
 /// How a node is built; every field has an embedded default.
 struct node_config {
-  /// Asio I/O threads; 0 means one per core.
+  /// Asio I/O threads, which also run every process; 0 means one per core.
   std::size_t io_threads = 0;
-  /// CAF scheduler threads that run processes; 0 means one per core.
-  std::size_t scheduler_threads = 0;
+  /// Messages a process may handle before yielding its I/O thread to other
+  /// work (sockets, other processes): fairness against a flooded mailbox.
+  std::size_t max_throughput = 64;
   /// How long `stop` lets processes end after `shutdown` before killing them.
   std::chrono::milliseconds shutdown_timeout{5000};
   /// Threshold for libactor's log lines (see log.hpp).
@@ -32,7 +33,9 @@ namespace detail {
 class process_table;
 } // namespace detail
 
-/// Owns the actor system and the I/O threads.
+/// Owns the actor system and the I/O threads. Processes run on the I/O
+/// threads (CAF's scheduler is replaced by one that posts to Asio), so a
+/// handler must never block: it would stall sockets as well.
 ///
 /// Destroying a node stops it. `stop` is an orderly shutdown, as OTP's
 /// `init:stop`: every live process gets a `shutdown` exit signal, those still
@@ -45,7 +48,8 @@ public:
   node(const node&) = delete;
   node& operator=(const node&) = delete;
 
-  /// Shuts every process down and joins all threads. Idempotent.
+  /// Shuts every process down and joins all threads. Idempotent. Call it
+  /// from outside the node's threads (not from a process or I/O handler).
   void stop();
 
   /// True between construction and `stop`.

@@ -5,29 +5,23 @@
 
 #include <atomic>
 #include <memory>
-#include <optional>
-#include <thread>
-#include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
+#include "internal/io_pool.hpp"
 #include "internal/process_table.hpp"
 #include "libactor/node.hpp"
 
 namespace libactor {
 
 struct node::impl {
-  using work_guard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
-
   node_config config;
+  // Declared before `system`: the scheduler runs on these threads and the
+  // actor system's destructor joins them.
+  std::unique_ptr<detail::io_pool> io;
   caf::actor_system_config caf_config; // must outlive `system`
   std::unique_ptr<caf::actor_system> system;
-  boost::asio::io_context io;
-  std::optional<work_guard> work;
-  std::vector<std::thread> io_threads;
   detail::process_table processes;
   std::atomic<bool> running{false};
 };

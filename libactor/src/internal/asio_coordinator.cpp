@@ -1,0 +1,78 @@
+#include "internal/asio_coordinator.hpp"
+
+#include <boost/asio/post.hpp>
+#include <caf/resumable.hpp>
+
+namespace libactor::detail {
+
+namespace {
+
+/// An Asio handler that owns one reference to a job. If Asio destroys it
+/// without running it, the job is cleaned up and released rather than leaked.
+class job_handler {
+public:
+  job_handler(asio_coordinator* owner, caf::resumable* job) : owner_(owner), job_(job) {
+  }
+  job_handler(job_handler&& other) noexcept : owner_(other.owner_), job_(other.job_) {
+    other.job_ = nullptr;
+  }
+  job_handler(const job_handler&) = delete;
+  job_handler& operator=(const job_handler&) = delete;
+  job_handler& operator=(job_handler&&) = delete;
+
+  ~job_handler() {
+    if (job_ != nullptr)
+      caf::scheduler::abstract_coordinator::cleanup_and_release(job_);
+  }
+
+  void operator()() {
+    auto* job = job_;
+    job_ = nullptr;
+    owner_->run(job);
+  }
+
+private:
+  asio_coordinator* owner_;
+  caf::resumable* job_;
+};
+
+} // namespace
+
+asio_coordinator::asio_coordinator(caf::actor_system& sys, io_pool& pool)
+  : super(sys), pool_(pool), clock_(pool.context()), unit_(&sys, this) {
+}
+
+void asio_coordinator::start() {
+  pool_.start();
+  super::start();
+}
+
+void asio_coordinator::stop() {
+  // The order of worker.hpp's shutdown, adapted: utility actors first, then
+  // timers, then the threads; what was posted meanwhile runs on this thread.
+  stop_actors();
+  clock_.stop();
+  pool_.join();
+}
+
+void asio_coordinator::enqueue(caf::resumable* job) {
+  boost::asio::post(pool_.context(), job_handler{this, job});
+}
+
+void asio_coordinator::run(caf::resumable* job) {
+  // The release rules of caf/scheduler/worker.hpp.
+  switch (job->resume(&unit_, max_throughput())) {
+    case caf::resumable::resume_later:
+      // Keeps its reference and yields to other handlers on this thread.
+      enqueue(job);
+      break;
+    case caf::resumable::done:
+    case caf::resumable::awaiting_message:
+      intrusive_ptr_release(job);
+      break;
+    case caf::resumable::shutdown_execution_unit:
+      break;
+  }
+}
+
+} // namespace libactor::detail

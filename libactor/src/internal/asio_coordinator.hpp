@@ -1,0 +1,61 @@
+/// @file
+/// The bridge between CAF and Asio: a CAF scheduler whose workers are the
+/// node's I/O threads.
+#pragma once
+
+#include <caf/execution_unit.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
+
+#include "internal/asio_actor_clock.hpp"
+#include "internal/io_pool.hpp"
+
+namespace libactor::detail {
+
+/// Runs every actor on the Asio I/O threads.
+///
+/// With CAF's default scheduler, each I/O completion that concerns a process
+/// crosses from an Asio thread to a CAF worker and back: measured here at
+/// 0.71-0.78x the connection rate of plain Asio (docs/architecture.md). With
+/// this coordinator, `enqueue` posts `resume()` to the io_context, so a
+/// process woken by a socket runs on that thread and may touch its socket
+/// directly. CAF 0.17 loads it through `actor_system_config::module_factories`
+/// (the system builds its default scheduler only when none was supplied).
+class asio_coordinator : public caf::scheduler::abstract_coordinator {
+public:
+  using super = caf::scheduler::abstract_coordinator;
+
+  asio_coordinator(caf::actor_system& sys, io_pool& pool);
+
+  // -- caf::actor_system::module -----------------------------------------------
+
+  void start() override;
+  /// Called by the actor system's destructor once every actor is done.
+  void stop() override;
+
+  // -- caf::scheduler::abstract_coordinator --------------------------------------
+
+  void enqueue(caf::resumable* job) override;
+  caf::actor_clock& clock() noexcept override { return clock_; }
+
+  /// Runs `job` once on the calling thread and applies CAF's release rules.
+  void run(caf::resumable* job);
+
+private:
+  /// What `resume` sees as its worker: `exec_later` defers to the io_context.
+  class unit : public caf::execution_unit {
+  public:
+    unit(caf::actor_system* sys, asio_coordinator* owner)
+      : caf::execution_unit(sys), owner_(owner) {
+    }
+    void exec_later(caf::resumable* job) override { owner_->enqueue(job); }
+
+  private:
+    asio_coordinator* owner_;
+  };
+
+  io_pool& pool_;
+  asio_actor_clock clock_;
+  unit unit_;
+};
+
+} // namespace libactor::detail

@@ -1,0 +1,54 @@
+/// @file
+/// One accepted TCP connection: the socket plus the listener's bookkeeping.
+/// It is shared (std::shared_ptr) so that it can outlive the session process
+/// that uses it: when a session crashes, the supervisor restarts it with the
+/// same connection (DESIGN.md, "Crash isolation semantics").
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "libactor/net/listener.hpp"
+
+namespace libactor::net {
+
+class connection {
+public:
+  connection(boost::asio::ip::tcp::socket socket, std::shared_ptr<listener::impl> owner,
+             std::uint64_t id);
+  ~connection();
+
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  /// Only the process that currently owns the connection touches the socket.
+  boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
+
+  /// Unique per listener, for logs.
+  std::uint64_t id() const noexcept { return id_; }
+
+  /// Closes the socket now (idempotent); the listener counts it as closed.
+  /// Only the owning process may call it (Asio sockets are not thread-safe).
+  void close() noexcept;
+
+  /// From any thread: shuts the socket down (shutdown(2) is thread-safe on a
+  /// descriptor) so that the owner's next read or write fails and it closes.
+  void abort() noexcept;
+  bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+
+  /// Set by `listener::stop`: finish the current request, then close.
+  bool draining() const noexcept { return draining_.load(std::memory_order_acquire); }
+  void set_draining() noexcept { draining_.store(true, std::memory_order_release); }
+
+private:
+  boost::asio::ip::tcp::socket socket_;
+  std::shared_ptr<listener::impl> owner_;
+  std::uint64_t id_;
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> draining_{false};
+};
+
+} // namespace libactor::net
