@@ -14,6 +14,8 @@ caf::error exit_reason::to_caf() const {
     case kind::normal:
       return caf::exit_reason::normal;
     case kind::shutdown:
+      if (!message_.empty())
+        return detail::make_error(detail::errc::shutdown_detail, message_);
       return caf::exit_reason::user_shutdown;
     case kind::kill:
       return caf::exit_reason::kill;
@@ -40,6 +42,10 @@ exit_reason exit_reason::from_caf(const caf::error& x) {
   }
   if (auto text = detail::error_text(x))
     return error(std::move(*text));
+  if (detail::error_text(x, detail::errc::killed))
+    return kill();
+  if (auto detail_text = detail::error_text(x, detail::errc::shutdown_detail))
+    return shutdown(std::move(*detail_text));
   return error(caf::to_string(x));
 }
 
@@ -48,7 +54,7 @@ std::string to_string(const exit_reason& x) {
     case exit_reason::kind::normal:
       return "normal";
     case exit_reason::kind::shutdown:
-      return "shutdown";
+      return x.message().empty() ? "shutdown" : "shutdown(" + x.message() + ")";
     case exit_reason::kind::kill:
       return "killed";
     case exit_reason::kind::error:

@@ -8,6 +8,7 @@
 #include <caf/response_promise.hpp>
 #include <caf/sec.hpp>
 
+#include "internal/error_category.hpp"
 #include "internal/node_impl.hpp"
 #include "libactor/call.hpp"
 #include "libactor/log.hpp"
@@ -80,6 +81,15 @@ caf::invoke_message_result process_actor::consume(caf::mailbox_element& x) {
 
 const char* process_actor::name() const {
   return name_.c_str();
+}
+
+bool process_actor::cleanup(caf::error&& fail_state, caf::execution_unit* host) {
+  // CAF would pass `kill` itself on to linked processes, and `kill` cannot
+  // be trapped: killing one child would kill its supervisor. Erlang's
+  // victim exits with `killed`, which links receive as a trappable signal.
+  if (fail_state == caf::exit_reason::kill)
+    fail_state = detail::make_error(detail::errc::killed, "killed");
+  return super::cleanup(std::move(fail_state), host);
 }
 
 // -- exit signals and monitors -------------------------------------------------

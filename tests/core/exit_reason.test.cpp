@@ -9,6 +9,7 @@ using libactor::exit_reason;
 
 TEST_CASE("exit reasons survive the round trip through CAF", "[exit_reason]") {
   for (auto& x : {exit_reason::normal(), exit_reason::shutdown(), exit_reason::kill(),
+                  exit_reason::shutdown("peer_closed"),
                   exit_reason::error("disk full"), exit_reason::error("")})
     CHECK(exit_reason::from_caf(x.to_caf()) == x);
 }
@@ -20,6 +21,8 @@ TEST_CASE("exit reasons print as OTP does and classify as OTP does", "[exit_reas
   CHECK(to_string(exit_reason::error("boom")) == "error(boom)");
   CHECK_FALSE(exit_reason::normal().abnormal());
   CHECK_FALSE(exit_reason::shutdown().abnormal());
+  CHECK_FALSE(exit_reason::shutdown("peer_closed").abnormal());
+  CHECK(to_string(exit_reason::shutdown("peer_closed")) == "shutdown(peer_closed)");
   CHECK(exit_reason::kill().abnormal());
   CHECK(exit_reason::error("x").abnormal());
   CHECK(fmt::format("{}", exit_reason::error("y")) == "error(y)");

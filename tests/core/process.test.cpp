@@ -272,3 +272,15 @@ TEST_CASE("mailbox_length counts messages waiting and alive turns false at exit"
   CHECK_FALSE(mailbox_length(w).has_value());
   CHECK_FALSE(alive(pid{}));
 }
+
+TEST_CASE("a killed process sends its links a trappable killed, not kill", "[process][link][exit]") {
+  event_log log;
+  node n{test::small_node()};
+  auto victim = spawn(n, worker, &log);
+  auto partner = spawn(n, watcher, &log, victim, true, true);
+  REQUIRE(log.wait_for("watching"));
+  exit(victim, exit_reason::kill());
+  // As in Erlang: the trapping partner hears `killed` and lives on.
+  REQUIRE(log.wait_for("exit:killed"));
+  CHECK(alive(partner));
+}

@@ -30,6 +30,12 @@ public:
 
   static exit_reason normal() { return exit_reason{}; }
   static exit_reason shutdown() { return exit_reason{kind::shutdown, {}}; }
+  /// OTP's `{shutdown, Detail}`: an orderly ending that says why (a session
+  /// whose peer went away, say). Not restarted by a `transient` supervisor,
+  /// not crash-reported, but monitors see the detail.
+  static exit_reason shutdown(std::string detail) {
+    return exit_reason{kind::shutdown, std::move(detail)};
+  }
   static exit_reason kill() { return exit_reason{kind::kill, {}}; }
   static exit_reason error(std::string message) {
     return exit_reason{kind::error, std::move(message)};
@@ -68,7 +74,7 @@ private:
   std::string message_;
 };
 
-/// Renders `normal`, `shutdown`, `killed` or `error(<message>)`.
+/// Renders `normal`, `shutdown`, `shutdown(<detail>)`, `killed` or `error(<message>)`.
 std::string to_string(const exit_reason& x);
 
 } // namespace libactor

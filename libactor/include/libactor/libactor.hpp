@@ -3,8 +3,12 @@
 #pragma once
 
 #include "libactor/call.hpp"
+#include "libactor/child_spec.hpp"
 #include "libactor/exit_reason.hpp"
 #include "libactor/log.hpp"
 #include "libactor/node.hpp"
 #include "libactor/pid.hpp"
 #include "libactor/process.hpp"
+#include "libactor/registry.hpp"
+#include "libactor/sharded_supervisor.hpp"
+#include "libactor/supervisor.hpp"

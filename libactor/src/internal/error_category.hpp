@@ -17,6 +17,11 @@ namespace libactor::detail {
 enum class errc : std::uint8_t {
   /// A process ended with `exit_reason::error`; the context holds the text.
   process_error = 1,
+  /// A process ended with `exit_reason::shutdown(detail)`; the context holds it.
+  shutdown_detail = 2,
+  /// A process ended by the untrappable `kill`; what its links receive
+  /// instead of `kill` (Erlang's `killed`), which they may trap.
+  killed = 3,
 };
 
 inline constexpr caf::atom_value error_category_atom = caf::atom("libactor");
@@ -26,10 +31,9 @@ inline caf::error make_error(errc code, std::string text) {
                     caf::make_message(std::move(text))};
 }
 
-/// The text of a libactor `process_error`, nullopt for any other error.
-inline std::optional<std::string> error_text(const caf::error& x) {
-  if (x.category() != error_category_atom
-      || x.code() != static_cast<std::uint8_t>(errc::process_error))
+/// The text of a libactor error with `code`, nullopt for any other error.
+inline std::optional<std::string> error_text(const caf::error& x, errc code = errc::process_error) {
+  if (x.category() != error_category_atom || x.code() != static_cast<std::uint8_t>(code))
     return std::nullopt;
   auto& ctx = x.context();
   if (ctx.size() == 1 && ctx.match_element<std::string>(0))

@@ -68,9 +68,6 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
   std::mutex mtx;
   std::condition_variable closed_cv;
   std::vector<std::unique_ptr<acceptor_slot>> slots;
-  /// Open connections plus accepts outstanding: never above max_connections,
-  /// so the limit holds exactly even with several acceptors.
-  std::size_t reserved = 0;
   bool stopping = false;
   bool paused = false;
   bool in_fd_burst = false;
@@ -93,6 +90,20 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
     auto count = std::max<std::size_t>(1, opts.acceptors_per_thread)
                  * owner.config().io_threads;
     std::uint16_t port = opts.port;
+    if (port != 0) {
+      // SO_REUSEPORT would let this listener silently share a port that
+      // another server of the same user holds; refuse as a plain bind would.
+      tcp::acceptor probe{io};
+      tcp::endpoint ep{addr, port};
+      probe.open(ep.protocol(), ec);
+      if (!ec)
+        probe.set_option(tcp::acceptor::reuse_address(true), ec);
+      if (!ec)
+        probe.bind(ep, ec);
+      if (ec)
+        throw std::system_error(ec, "listener: cannot listen on " + opts.address + ":"
+                                      + std::to_string(port));
+    }
     for (std::size_t i = 0; i < count; ++i) {
       auto slot = std::make_unique<acceptor_slot>(io);
       tcp::endpoint ep{addr, port};
@@ -127,7 +138,7 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
   void arm(acceptor_slot& slot) {
     if (stopping || slot.armed)
       return;
-    if (reserved >= opts.max_connections) {
+    if (active.load(std::memory_order_relaxed) >= opts.max_connections) {
       if (!paused) {
         paused = true;
         pauses.fetch_add(1, std::memory_order_relaxed);
@@ -136,7 +147,6 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
       }
       return;
     }
-    ++reserved;
     slot.armed = true;
     slot.acceptor.async_accept(
       io, [self = shared_from_this(), s = &slot](const boost::system::error_code& ec,
@@ -151,7 +161,6 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
       std::lock_guard<std::mutex> guard{mtx};
       slot.armed = false;
       if (ec) {
-        --reserved;
         if (stopping || ec == asio::error::operation_aborted)
           return;
         if (is_fd_exhaustion(ec)) {
@@ -170,8 +179,6 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
         burst_failures = 0;
       }
       slot.delay = std::chrono::milliseconds{0};
-      if (paused && reserved < opts.max_connections)
-        paused = false;
       auto id = next_id++;
       conn = std::make_shared<connection>(std::move(sock), shared_from_this(), id);
       open.emplace(id, conn);
@@ -206,9 +213,8 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
   void closed_one(std::uint64_t id) {
     std::lock_guard<std::mutex> guard{mtx};
     open.erase(id);
-    --reserved;
     active.fetch_sub(1, std::memory_order_relaxed);
-    if (paused && reserved < opts.max_connections) {
+    if (paused && active.load(std::memory_order_relaxed) < opts.max_connections) {
       paused = false;
       log::info("listener_resumed", log::kv("port", bound_port));
       arm_idle();
@@ -220,7 +226,11 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
 // -- connection ------------------------------------------------------------------
 
 connection::connection(tcp::socket socket, std::shared_ptr<listener::impl> owner, std::uint64_t id)
-  : socket_(std::move(socket)), owner_(std::move(owner)), id_(id) {
+  : socket_(std::move(socket)), listener_(std::move(owner)), id_(id) {
+  // The session reads and writes with synchronous calls that must never
+  // block its I/O thread: would_block sends it back to waiting.
+  boost::system::error_code ignored;
+  socket_.non_blocking(true, ignored);
 }
 
 connection::~connection() {
@@ -233,7 +243,7 @@ void connection::close() noexcept {
   boost::system::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
-  owner_->closed_one(id_);
+  listener_->closed_one(id_);
 }
 
 void connection::abort() noexcept {
@@ -277,21 +287,23 @@ drain_report listener::stop(std::chrono::milliseconds timeout) {
     if (d.stopping)
       return {};
     d.stopping = true;
+    // Marked before the acceptors close: whoever sees the port closed also
+    // sees every open connection draining.
+    for (auto& kv : d.open)
+      if (auto conn = kv.second.lock()) {
+        conn->set_draining();
+        to_drain.push_back(std::move(conn));
+      }
     boost::system::error_code ignored;
     for (auto& slot : d.slots) {
       slot->acceptor.close(ignored);
       slot->backoff.cancel();
     }
-    for (auto& kv : d.open)
-      if (auto conn = kv.second.lock())
-        to_drain.push_back(std::move(conn));
   }
   auto initial = to_drain.size();
-  for (auto& conn : to_drain) {
-    conn->set_draining();
-    if (d.on_drain)
+  if (d.on_drain)
+    for (auto& conn : to_drain)
       d.on_drain(conn);
-  }
   to_drain.clear(); // our references must not keep connections open
   drain_report report;
   {

@@ -51,6 +51,7 @@ public:
   void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override;
   caf::invoke_message_result consume(caf::mailbox_element& x) override;
   const char* name() const override;
+  bool cleanup(caf::error&& fail_state, caf::execution_unit* host) override;
 
   // -- process properties ----------------------------------------------------
 

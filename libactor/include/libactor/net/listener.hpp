@@ -31,7 +31,9 @@ struct listener_options {
   /// The kernel's queue of connections not yet accepted (listen(2) backlog).
   int backlog = 1024;
   /// Open connections at most; at the limit the listener stops accepting
-  /// and resumes when one closes (Ranch's `max_connections`).
+  /// and resumes when one closes (Ranch's `max_connections`). As in Ranch it
+  /// is a soft limit: acceptors already waiting may each take one more, so
+  /// it can be exceeded by up to the number of acceptors minus one.
   std::size_t max_connections = 16384;
   /// After EMFILE/ENFILE, wait this long before accepting again, doubling
   /// per consecutive failure up to `emfile_backoff_max`.

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <caf/actor_addr.hpp>
 
 #include "libactor/net/listener.hpp"
 
@@ -39,16 +40,35 @@ public:
   void abort() noexcept;
   bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
 
+  /// The process that owns the socket now (a restarted session replaces a
+  /// crashed one), for whoever must reach it from outside: the listener's
+  /// drain. A one-byte spinlock: writes are rare, reads rarer.
+  void set_owner(caf::actor_addr who) noexcept {
+    while (owner_lock_.test_and_set(std::memory_order_acquire)) {
+    }
+    owner_addr_ = std::move(who);
+    owner_lock_.clear(std::memory_order_release);
+  }
+  caf::actor_addr owner() const noexcept {
+    while (owner_lock_.test_and_set(std::memory_order_acquire)) {
+    }
+    auto who = owner_addr_;
+    owner_lock_.clear(std::memory_order_release);
+    return who;
+  }
+
   /// Set by `listener::stop`: finish the current request, then close.
   bool draining() const noexcept { return draining_.load(std::memory_order_acquire); }
   void set_draining() noexcept { draining_.store(true, std::memory_order_release); }
 
 private:
   boost::asio::ip::tcp::socket socket_;
-  std::shared_ptr<listener::impl> owner_;
+  std::shared_ptr<listener::impl> listener_;
   std::uint64_t id_;
   std::atomic<bool> closed_{false};
   std::atomic<bool> draining_{false};
+  mutable std::atomic_flag owner_lock_ = ATOMIC_FLAG_INIT;
+  caf::actor_addr owner_addr_;
 };
 
 } // namespace libactor::net

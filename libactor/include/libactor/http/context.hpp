@@ -1,0 +1,102 @@
+/// @file
+/// What a route handler sees: the request, and the means to answer it with a
+/// whole response, a chunked stream or Server-Sent Events. A handler runs
+/// inside its connection's session process; if it throws, only that session
+/// crashes, and its supervisor restarts it on the same connection.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "libactor/http/request.hpp"
+#include "libactor/http/response.hpp"
+#include "libactor/http/sse.hpp"
+
+namespace libactor {
+class process;
+class registry;
+class registry_key;
+} // namespace libactor
+
+namespace libactor::http {
+
+class context;
+
+/// How a stream reacts to the events that arrive after its handler returned.
+/// Shared and immutable: one instance serves every stream of a route.
+struct stream_hooks {
+  /// A message routed to the stream's key (registry `send`/`broadcast`).
+  /// Default: a chunked stream writes the payload as one chunk; an SSE
+  /// stream writes an event with the message id and the payload as data.
+  std::function<void(context&, std::uint64_t id, const std::string& payload)> on_message;
+  /// Every `heartbeat` while the stream is open; `n` counts from 1. A write
+  /// that fails here is how a dead peer is found. Default: nothing written
+  /// for chunked streams, an SSE comment for SSE streams.
+  std::function<void(context&, std::uint64_t n)> on_tick;
+  /// Zero disables the heartbeat.
+  std::chrono::milliseconds heartbeat{0};
+};
+
+namespace detail {
+struct session_state;
+} // namespace detail
+
+class context {
+public:
+  context(detail::session_state& st, process& self, request* req) noexcept
+    : st_(st), self_(self), req_(req) {
+  }
+
+  /// The request being handled; only valid inside the route handler.
+  const request& req() const noexcept { return *req_; }
+
+  /// The session process (for sending, calling, spawning).
+  process& self() noexcept { return self_; }
+
+  // -- whole responses ---------------------------------------------------------
+
+  void reply(response res);
+  void reply(unsigned status, std::string body,
+             std::string_view content_type = "text/plain; charset=utf-8");
+
+  // -- streams ---------------------------------------------------------------
+
+  /// Starts a chunked response; the connection is then this stream's.
+  void start_chunked(std::string_view content_type = "text/plain; charset=utf-8",
+                     std::shared_ptr<const stream_hooks> hooks = {});
+
+  /// Starts a `text/event-stream` response.
+  void start_sse(std::shared_ptr<const stream_hooks> hooks = {});
+
+  /// Writes one chunk of a chunked stream (raw bytes for HTTP/1.0).
+  void write_chunk(std::string_view data);
+
+  /// Writes one event of an SSE stream.
+  void send_event(const sse_event& ev);
+
+  /// Ends the stream (last chunk) and closes or keeps the connection.
+  void finish();
+
+  /// Registers this session under `key` so that messages routed to the key
+  /// reach the stream's `on_message`. It is remembered: a session restarted
+  /// after a crash registers again, after the last message it wrote, and the
+  /// registry delivers what it missed. `last_seen` asks for replay after
+  /// that id (SSE `Last-Event-ID`). Returns false if the registry refused
+  /// (e.g. a unique key already held).
+  bool subscribe(registry& reg, const registry_key& key,
+                 std::optional<std::uint64_t> last_seen = std::nullopt);
+
+  bool streaming() const noexcept;
+
+private:
+  detail::session_state& st_;
+  process& self_;
+  request* req_;
+};
+
+} // namespace libactor::http

@@ -1,0 +1,47 @@
+/// @file
+/// Server-Sent Events framing (the `text/event-stream` format of the WHATWG
+/// HTML standard) for a session's `/events/<id>` streams: one event in, the
+/// exact bytes out, ready to go in one `chunk`. Also reads the
+/// `Last-Event-ID` a reconnecting browser sends, so the session can replay.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace libactor::http {
+
+/// The Content-Type of an event stream.
+inline constexpr std::string_view sse_content_type = "text/event-stream";
+
+/// One event. Empty `event` means the default type ("message").
+struct sse_event {
+  /// Sent as `id:`; the browser echoes the last one in `Last-Event-ID` when it
+  /// reconnects, which is what makes replay possible.
+  std::optional<std::uint64_t> id;
+  std::string event;
+  std::string data;
+  /// Sent as `retry:`: the reconnection delay the browser should use.
+  std::optional<unsigned> retry_ms;
+};
+
+/// The bytes of `ev`, ending in the blank line that dispatches it.
+///
+/// Each line of `data` (split at CRLF, CR or LF, the three line ends the
+/// format accepts) becomes its own `data:` line, so a message containing line
+/// breaks arrives intact and cannot inject fields. CR and LF are removed from
+/// `event` for the same reason.
+std::string format(const sse_event& ev);
+
+/// A comment line (`: tick`), which browsers ignore: a keep-alive that stops
+/// proxies and idle timers from closing a quiet stream. Line breaks in `text`
+/// start further comment lines.
+std::string sse_comment(std::string_view text);
+
+/// The event id in a `Last-Event-ID` header value: decimal digits, optionally
+/// surrounded by spaces or tabs. Anything else (empty, signed, not a number,
+/// beyond 2^64 - 1) gives nullopt, and the session should then replay nothing.
+std::optional<std::uint64_t> parse_last_event_id(std::string_view value) noexcept;
+
+} // namespace libactor::http

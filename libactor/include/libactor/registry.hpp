@@ -1,0 +1,201 @@
+/// @file
+/// The registry: routes messages to processes by key (a user id), mochiweb's
+/// "router". HTTP session processes register under their user's id; a
+/// `POST /send/<id>` anywhere on the node then reaches every open stream of
+/// that user, and `POST /broadcast` reaches them all (DESIGN.md, comet).
+///
+/// - Keys are strings or 64-bit integers (registry_key.hpp). In `unique` mode
+///   a key names at most one process (OTP's `register/2`); in `duplicate`
+///   mode many (one user with several browser tabs), as Elixir's Registry.
+/// - A process leaves the registry by itself when it exits, before any link
+///   or monitor made earlier hears of the exit: no stale entries.
+/// - Delivery format: `(routed_atom, id, payload)`, see routed.hpp.
+/// - Messages sent to a key that has no process are kept in a bounded,
+///   aged buffer and delivered in order when a process registers the key
+///   again (a session restarting under its supervisor loses nothing). The
+///   same ids serve SSE replay after a reconnect (`Last-Event-ID`).
+/// - Partitioned by key hash, each partition behind its own mutex (lock
+///   striping): senders on different threads rarely meet on one lock, and a
+///   send is one direct mailbox enqueue, no hop through a shard actor.
+///   docs/registry.md gives the measurements behind the choice.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libactor/pid.hpp"
+#include "libactor/registry_key.hpp"
+#include "libactor/registry_transport.hpp"
+#include "libactor/routed.hpp"
+
+namespace libactor {
+
+class process;
+
+/// One process per key, or many.
+enum class registry_mode : std::uint8_t { unique, duplicate };
+
+/// How a registry is built; every field has a default.
+struct registry_config {
+  using clock_function = std::function<std::chrono::steady_clock::time_point()>;
+
+  registry_mode mode = registry_mode::unique;
+
+  /// Independent partitions (hash map + mutex each). More than the number
+  /// of threads that send at once makes two senders rarely share one.
+  std::size_t partitions = 64;
+
+  /// Messages kept per key while it has no process; beyond it the oldest
+  /// is dropped and counted in `registry_stats::dropped_overflow`.
+  std::size_t max_pending = 256;
+
+  /// How long a message waits for a process (and stays replayable); older
+  /// ones are dropped, pending ones counted in `registry_stats::expired`.
+  /// Also how long a key's id counter outlives its last process, so that a
+  /// session restarted within it continues the ids (about 100 bytes a key).
+  std::chrono::milliseconds max_age{30'000};
+
+  /// Messages already delivered that each key keeps for `replay` and for a
+  /// `register_process` with a last-seen id (SSE `Last-Event-ID`). Zero keeps
+  /// nothing once delivered: the default, as it costs memory on every key.
+  std::size_t replay_window = 0;
+
+  /// How often a background thread drops aged messages from keys nobody
+  /// touches; zero means never (call `registry::expire` yourself). Keys that
+  /// are touched are aged on every touch anyway.
+  std::chrono::milliseconds sweep_interval{1'000};
+
+  /// Time source for ages; tests plug in a manual clock.
+  clock_function clock = [] { return std::chrono::steady_clock::now(); };
+
+  /// Carries `send`/`broadcast` to other nodes; null (the default) for one node.
+  std::shared_ptr<registry_transport> transport;
+};
+
+/// Counters since construction, plus current sizes. Nothing is dropped
+/// without appearing here.
+struct registry_stats {
+  std::size_t keys = 0;          ///< Keys with at least one process.
+  std::size_t registrations = 0; ///< (key, process) pairs.
+  /// Keys held at all: with processes, with kept messages, or left by their
+  /// last process less than `max_age` ago (kept so their ids continue).
+  std::size_t entries = 0;
+  std::size_t pending = 0;       ///< Messages waiting for a process, over all keys.
+  std::uint64_t routed = 0;      ///< Message ids assigned by send and broadcast.
+  std::uint64_t delivered = 0;   ///< Messages enqueued to processes (one per process reached).
+  std::uint64_t buffered = 0;    ///< Messages that found no process and were kept.
+  std::uint64_t dropped_overflow = 0; ///< Pending messages dropped for `max_pending`.
+  std::uint64_t expired = 0;     ///< Pending messages dropped for `max_age`.
+  std::uint64_t replayed = 0;    ///< Already-delivered messages delivered again on request.
+};
+
+/// The outcome of `register_process`.
+enum class register_status : std::uint8_t {
+  ok,
+  taken,              ///< Unique mode: another process holds the key (`holder`).
+  already_registered, ///< This process already holds this key.
+  no_process,         ///< The pid is empty or the process has exited.
+};
+
+std::string to_string(register_status x);
+
+struct register_result {
+  register_status status = register_status::ok;
+  /// For `taken`: the process that holds the key.
+  pid holder;
+  /// Messages delivered to the new process at registration, in id order.
+  std::size_t delivered = 0;
+
+  bool ok() const noexcept { return status == register_status::ok; }
+  explicit operator bool() const noexcept { return ok(); }
+};
+
+/// Routes messages to processes by key. Thread-safe; all calls may come from
+/// any thread, inside or outside processes. Destroying the registry while
+/// processes are still registered is safe: their exits then find nothing.
+class registry {
+public:
+  explicit registry(registry_config cfg = {});
+  ~registry();
+
+  registry(const registry&) = delete;
+  registry& operator=(const registry&) = delete;
+
+  // -- registration ----------------------------------------------------------
+
+  /// Registers `who` under `key`. Any messages pending for the key are
+  /// delivered to `who` first, in order, before anything sent later. With
+  /// `last_seen`, `who` instead gets every message kept for the key with a
+  /// greater id, delivered or not (an SSE reconnect with `Last-Event-ID`);
+  /// a `last_seen` beyond the key's newest id (ids restarted since the key
+  /// was forgotten) gets everything kept.
+  ///
+  /// Fails with `no_process` if `who` is empty or has already exited; if it
+  /// exits later, even during this call, its guard removes it as on any exit.
+  register_result register_process(const registry_key& key, const pid& who,
+                                   std::optional<std::uint64_t> last_seen = std::nullopt);
+
+  /// Registers the calling process (`self` is its body's argument).
+  register_result register_process(const registry_key& key, const process& self,
+                                   std::optional<std::uint64_t> last_seen = std::nullopt);
+
+  /// Removes one registration; false if `who` did not hold `key`. Messages
+  /// sent to the key afterwards are buffered if no process is left.
+  bool unregister_process(const registry_key& key, const pid& who);
+
+  // -- queries -----------------------------------------------------------------
+
+  /// The processes of `key`, in registration order; empty if none.
+  std::vector<pid> lookup(const registry_key& key) const;
+
+  /// Keys with at least one process.
+  std::size_t key_count() const;
+
+  /// (key, process) pairs.
+  std::size_t registration_count() const;
+
+  /// The messages kept for `key` with an id above `after_id` (pending and,
+  /// with a `replay_window`, delivered ones), oldest first. Only reads.
+  std::vector<routed_message> replay(const registry_key& key, std::uint64_t after_id) const;
+
+  registry_stats stats() const;
+
+  const registry_config& config() const noexcept;
+
+  // -- routing -------------------------------------------------------------------
+
+  /// Delivers `payload` to every process of `key` and, with a transport, to
+  /// the key's processes on other nodes. Returns the processes reached; 0
+  /// means it was buffered for the key (or dropped if the buffer is full:
+  /// see `registry_stats`).
+  std::size_t send(const registry_key& key, std::string payload);
+
+  /// Delivers `payload` to every registered process (each key assigns its
+  /// own id); keys that are absent but hold pending messages buffer it too.
+  /// Returns the processes reached.
+  std::size_t broadcast(const std::string& payload);
+
+  /// `send` on this node only: what a transport calls for inbound messages.
+  std::size_t send_local(const registry_key& key, std::string payload);
+
+  /// `broadcast` on this node only.
+  std::size_t broadcast_local(const std::string& payload);
+
+  /// Drops every kept message older than `max_age` now; returns how many
+  /// pending messages expired. The sweep thread calls this periodically.
+  std::size_t expire();
+
+  /// The state shared with registration guards on each process.
+  class state;
+
+private:
+  std::shared_ptr<state> state_;
+};
+
+} // namespace libactor

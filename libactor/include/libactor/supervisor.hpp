@@ -1,0 +1,232 @@
+/// @file
+/// Supervisors: OTP's `supervisor` behaviour as a libactor process. A
+/// supervisor starts its children in order, traps their exits, restarts them
+/// by strategy and restart type, gives up after `intensity` restarts within
+/// `period` (stopping its children and exiting, so that its own supervisor
+/// decides: escalation up the tree), and stops its children in reverse order.
+///
+/// It sits above the process layer (process.hpp) and below the sharded
+/// supervisor (sharded_supervisor.hpp), which puts N `simple_one_for_one`
+/// supervisors behind one handle. Child specs are in child_spec.hpp.
+///
+/// Calls from outside any process (`node&` overloads) block until the reply or
+/// the timeout. From inside a process, `start_link` returns at once and
+/// `start_child`/`count_children` take a callback; a process must never block.
+#pragma once
+
+#include <any>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "libactor/child_spec.hpp"
+#include "libactor/exit_reason.hpp"
+#include "libactor/pid.hpp"
+
+namespace libactor {
+
+class node;
+class process;
+
+/// Which children restart when one terminates and must be restarted.
+enum class restart_strategy : std::uint8_t {
+  one_for_one,       ///< Only that child.
+  one_for_all,       ///< All children: the others are stopped first.
+  rest_for_one,      ///< That child and those started after it.
+  simple_one_for_one ///< As one_for_one, for many dynamic children of one spec.
+};
+
+std::string_view to_string(restart_strategy x) noexcept;
+
+/// OTP's supervisor flags, with OTP's defaults (intensity 1, period 5 s).
+struct supervisor_flags {
+  restart_strategy strategy = restart_strategy::one_for_one;
+  /// More than `intensity` restarts within `period` make the supervisor give up.
+  int intensity = 1;
+  std::chrono::milliseconds period{5000};
+};
+
+/// What `init/1` returns in OTP: flags and the child-spec list. A
+/// `simple_one_for_one` supervisor has exactly one spec, a template for the
+/// children that `start_child` starts later.
+struct supervisor_spec {
+  /// The process name in logs and crash reports (a role: "conns_supervisor").
+  std::string name = "supervisor";
+  supervisor_flags flags;
+  std::vector<child_spec> children;
+};
+
+/// Why a supervisor call failed, with OTP's names for the reasons.
+class supervisor_error {
+public:
+  enum class kind : std::uint8_t {
+    not_found,          ///< No child with that id (or pid).
+    running,            ///< The child is running; terminate it first.
+    restarting,         ///< The child is between a failed start and the retry.
+    already_present,    ///< `start_child`: a stopped child has that id.
+    already_started,    ///< `start_child`: a running child has that id.
+    simple_one_for_one, ///< The call makes no sense for a simple_one_for_one supervisor.
+    bad_spec,           ///< The child spec or supervisor spec is invalid.
+    start_failed,       ///< The start function threw or returned no pid.
+    call_failed,        ///< No answer: timeout, or the supervisor is not running.
+  };
+
+  supervisor_error(kind k, std::string reason) : kind_(k), reason_(std::move(reason)) {
+  }
+
+  kind what() const noexcept { return kind_; }
+  /// Details: the start failure's reason, the running child's pid, ...
+  const std::string& reason() const noexcept { return reason_; }
+  /// One line for logs: `<kind>: <reason>`.
+  std::string message() const;
+
+private:
+  kind kind_;
+  std::string reason_;
+};
+
+std::string_view to_string(supervisor_error::kind x) noexcept;
+
+/// A supervisor call's outcome: a value or a `supervisor_error`.
+template <class T>
+class supervisor_result {
+public:
+  supervisor_result(T value) : value_(std::move(value)) {
+  }
+  supervisor_result(supervisor_error err) : error_(std::move(err)) {
+  }
+
+  bool ok() const noexcept { return value_.has_value(); }
+  explicit operator bool() const noexcept { return ok(); }
+
+  /// Precondition: `ok()`.
+  T& value() { return *value_; }
+  const T& value() const { return *value_; }
+
+  /// Precondition: `!ok()`.
+  const supervisor_error& error() const { return *error_; }
+
+private:
+  std::optional<T> value_;
+  std::optional<supervisor_error> error_;
+};
+
+/// The value of a call that returns only success (OTP's `ok`).
+struct ok_t {};
+
+/// One entry of `which_children`, as OTP's `{Id, Child, Type, Modules}`.
+struct child_info {
+  enum class state : std::uint8_t {
+    running,    ///< `pid` is the child.
+    restarting, ///< A restart failed; a retry is pending.
+    undefined,  ///< Not running (stopped, or ended without restart).
+  };
+  /// Empty for the dynamic children of a simple_one_for_one supervisor
+  /// (OTP's `undefined`).
+  std::string id;
+  pid child;
+  state status = state::undefined;
+  child_type type = child_type::worker;
+};
+
+/// OTP's `count_children`: `specs` (1 for simple_one_for_one), `active`
+/// (running), and `supervisors`/`workers` (children of each type, dead or alive).
+struct child_counts {
+  std::size_t specs = 0;
+  std::size_t active = 0;
+  std::size_t supervisors = 0;
+  std::size_t workers = 0;
+
+  child_counts& operator+=(const child_counts& x) noexcept {
+    specs += x.specs;
+    active += x.active;
+    supervisors += x.supervisors;
+    workers += x.workers;
+    return *this;
+  }
+};
+
+namespace supervisor {
+
+/// OTP's default call timeout (gen_server's 5 s).
+inline constexpr std::chrono::milliseconds default_timeout{5000};
+
+// -- starting --------------------------------------------------------------------
+
+/// Starts a supervisor from outside any process and waits until it has
+/// started every child (or failed to, after stopping those already started).
+/// On a failed child start the error says which child and why. The
+/// supervisor has no parent: stop it with `exit(sup, shutdown)` or `node::stop`.
+supervisor_result<pid> start(node& owner, supervisor_spec spec,
+                             std::chrono::milliseconds timeout = default_timeout);
+
+/// Starts a supervisor linked to `parent`, as a child start function does.
+/// Returns at once with the supervisor's pid (a process cannot block); if a
+/// child then fails to start, the supervisor stops the others and exits with
+/// `error("failed_to_start_child ...")`, which `parent` receives as an exit.
+pid start_link(process& parent, supervisor_spec spec);
+
+/// A child spec that runs `start_link(sup, spec)`: a supervisor as a child,
+/// with OTP's defaults for one (permanent, shutdown infinity).
+child_spec child(std::string id, supervisor_spec spec);
+
+// -- calls from outside any process ---------------------------------------------
+
+/// Adds a child spec and starts it (not for simple_one_for_one).
+supervisor_result<pid> start_child(node& owner, const pid& sup, child_spec spec,
+                                   std::chrono::milliseconds timeout = default_timeout);
+
+/// simple_one_for_one: starts a child of the template spec with `args`.
+supervisor_result<pid> start_child(node& owner, const pid& sup, std::any args,
+                                   std::chrono::milliseconds timeout = default_timeout);
+
+/// simple_one_for_one: starts a child without waiting for the outcome (a
+/// cast). For callers that must not block and have no process to receive a
+/// reply, such as an Asio completion handler accepting a connection. A
+/// failed start is logged by the supervisor (`start_error`).
+void cast_start_child(const pid& sup, std::any args);
+
+/// Stops the child by its shutdown mode and keeps its spec (a temporary
+/// child's spec is deleted, as in OTP).
+supervisor_result<ok_t> terminate_child(node& owner, const pid& sup, const std::string& id,
+                                        std::chrono::milliseconds timeout = default_timeout);
+
+/// simple_one_for_one: stops the child and forgets it.
+supervisor_result<ok_t> terminate_child(node& owner, const pid& sup, const pid& child,
+                                        std::chrono::milliseconds timeout = default_timeout);
+
+/// Starts a stopped child again from its spec.
+supervisor_result<pid> restart_child(node& owner, const pid& sup, const std::string& id,
+                                     std::chrono::milliseconds timeout = default_timeout);
+
+/// Removes a stopped child's spec.
+supervisor_result<ok_t> delete_child(node& owner, const pid& sup, const std::string& id,
+                                     std::chrono::milliseconds timeout = default_timeout);
+
+/// Every child in start order (dynamic children in no particular order).
+supervisor_result<std::vector<child_info>>
+which_children(node& owner, const pid& sup, std::chrono::milliseconds timeout = default_timeout);
+
+supervisor_result<child_counts> count_children(node& owner, const pid& sup,
+                                               std::chrono::milliseconds timeout = default_timeout);
+
+// -- calls from inside a process -------------------------------------------------
+
+/// simple_one_for_one: asynchronous `start_child`; `then` runs in `self`.
+void start_child(process& self, const pid& sup, std::any args,
+                 std::function<void(supervisor_result<pid>)> then,
+                 std::chrono::milliseconds timeout = default_timeout);
+
+/// Asynchronous `count_children`; `then` runs in `self`.
+void count_children(process& self, const pid& sup,
+                    std::function<void(supervisor_result<child_counts>)> then,
+                    std::chrono::milliseconds timeout = default_timeout);
+
+} // namespace supervisor
+
+} // namespace libactor

@@ -1,0 +1,98 @@
+#include "libactor/http/context.hpp"
+
+#include <stdexcept>
+
+#include "internal/http/server_shared.hpp"
+#include "internal/http/session_ops.hpp"
+
+namespace libactor::http {
+
+using detail::phase;
+using detail::stream_kind;
+
+namespace {
+
+void require_handling(const detail::session_state& st, const char* what) {
+  if (st.now != phase::handling || st.response_started)
+    throw std::logic_error(std::string{what} + ": the response has already started");
+}
+
+} // namespace
+
+void context::reply(response res) {
+  require_handling(st_, "reply");
+  st_.server->count_status(res.status);
+  st_.response_started = true;
+  detail::queue_write(self_, st_, serialize(res, st_.current));
+}
+
+void context::reply(unsigned status, std::string body, std::string_view content_type) {
+  response res;
+  res.status = status;
+  res.body = std::move(body);
+  res.set_header("Content-Type", std::string{content_type});
+  reply(std::move(res));
+}
+
+void context::start_chunked(std::string_view content_type, std::shared_ptr<const stream_hooks> hooks) {
+  require_handling(st_, "start_chunked");
+  st_.response_started = true;
+  detail::queue_write(self_, st_, chunked_head(200, content_type, st_.current));
+  if (st_.current.head) {
+    // HEAD gets the header block only; the stream ends at once.
+    return;
+  }
+  st_.stream = uses_chunked(st_.current) ? stream_kind::chunked : stream_kind::raw;
+  st_.hooks = std::move(hooks);
+  st_.now = phase::streaming;
+  st_.ticks = 0;
+  st_.server->streams.fetch_add(1, std::memory_order_relaxed);
+  if (st_.hooks && st_.hooks->heartbeat.count() > 0)
+    detail::arm_timer(self_, st_, st_.hooks->heartbeat);
+  else
+    detail::disarm_timer(st_);
+}
+
+void context::start_sse(std::shared_ptr<const stream_hooks> hooks) {
+  start_chunked("text/event-stream", std::move(hooks));
+  if (st_.stream == stream_kind::chunked || st_.stream == stream_kind::raw)
+    st_.stream = st_.stream == stream_kind::chunked ? stream_kind::sse : stream_kind::raw;
+}
+
+void context::write_chunk(std::string_view data) {
+  if (st_.now != phase::streaming)
+    throw std::logic_error("write_chunk: no stream is open");
+  if (st_.stream == stream_kind::raw)
+    detail::stream_write(self_, st_, data);
+  else
+    detail::stream_write(self_, st_, chunk(data));
+}
+
+void context::send_event(const sse_event& ev) {
+  write_chunk(format(ev));
+}
+
+void context::finish() {
+  if (st_.now != phase::streaming)
+    return;
+  if (st_.stream == stream_kind::raw)
+    st_.current.keep_alive = false; // HTTP/1.0: the close ends the body
+  else
+    detail::queue_write(self_, st_, last_chunk());
+  detail::complete_response(self_, st_);
+}
+
+bool context::subscribe(registry& reg, const registry_key& key, std::optional<std::uint64_t> last_seen) {
+  st_.reg = &reg;
+  st_.key = key;
+  if (last_seen)
+    st_.last_id = last_seen;
+  auto r = reg.register_process(key, self_.self(), last_seen);
+  return r.ok();
+}
+
+bool context::streaming() const noexcept {
+  return st_.now == phase::streaming;
+}
+
+} // namespace libactor::http

@@ -1,0 +1,138 @@
+#include "libactor/http/server.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+
+#include "internal/http/server_shared.hpp"
+#include "internal/http/session_ops.hpp"
+#include "internal/node_impl.hpp"
+#include "internal/session_atoms.hpp"
+#include "libactor/log.hpp"
+#include "libactor/sharded_supervisor.hpp"
+
+namespace libactor::http {
+
+struct server::impl {
+  node& owner;
+  std::shared_ptr<server_shared> shared;
+  sharded_supervisor conns;
+  std::unique_ptr<net::listener> listen;
+  bool stopped = false;
+
+  explicit impl(node& n) : owner(n) {
+  }
+};
+
+namespace {
+
+/// The wheel's resolution: fine enough for the shortest timeout configured
+/// (tests use a few hundred ms), coarse enough to cost nothing (1 s).
+std::chrono::steady_clock::duration tick_for(const server_options& opts) {
+  auto shortest = std::min(opts.header_timeout, opts.idle_timeout);
+  auto tick = std::chrono::duration_cast<std::chrono::steady_clock::duration>(shortest / 8);
+  return std::clamp<std::chrono::steady_clock::duration>(tick, std::chrono::milliseconds{10},
+                                                         std::chrono::seconds{1});
+}
+
+child_spec session_child() {
+  child_spec spec;
+  spec.id = "session";
+  spec.start = [](process& sup, const std::any& args) {
+    return sup.spawn_with(libactor::detail::spawn_mode::link, spawn_options{"session"},
+                          detail::session_body, std::any_cast<detail::session_ptr>(args));
+  };
+  // A session that ends normally (client gone, timeout) is done; one that
+  // crashed is restarted on the same connection.
+  spec.restart = restart_type::transient;
+  spec.shutdown = shutdown_mode{std::chrono::milliseconds{1000}};
+  return spec;
+}
+
+} // namespace
+
+server::server(node& owner, server_options opts, http_router routes)
+  : impl_(std::make_shared<impl>(owner)) {
+  auto sh = std::make_shared<server_shared>();
+  sh->opts = std::move(opts);
+  sh->routes = std::move(routes);
+  auto& pool = *owner.internals().io;
+  for (std::size_t i = 0; i < pool.size(); ++i) {
+    sh->wheels.push_back(
+      std::make_shared<libactor::detail::timer_wheel>(pool.context(), tick_for(sh->opts)));
+    sh->wheels.back()->start();
+  }
+  impl_->shared = sh;
+  sharded_supervisor_spec sup;
+  sup.name = "conns_supervisor";
+  sup.child = session_child();
+  sup.shards = sh->opts.shards;
+  sup.shard_intensity = sh->opts.shard_intensity;
+  sup.shard_period = sh->opts.shard_period;
+  auto started = sharded_supervisor::start(owner, std::move(sup));
+  if (!started)
+    throw std::runtime_error("http server: cannot start conns_supervisor: "
+                             + started.error().message());
+  impl_->conns = started.value();
+  auto conns = impl_->conns;
+  impl_->listen = std::make_unique<net::listener>(
+    owner, sh->opts.listen,
+    [sh, conns](net::connection_ptr conn) mutable {
+      auto st = std::make_shared<detail::session_state>(std::move(conn), sh);
+      // A cast, not a call: this runs on an I/O thread, which must not wait
+      // for a supervisor that runs on the same threads.
+      conns.cast_start_child(std::any{std::move(st)});
+    },
+    [](const net::connection_ptr& conn) {
+      if (auto who = caf::actor_cast<caf::actor>(conn->owner()))
+        caf::anon_send(who, libactor::detail::drain_atom::value);
+    });
+  log::info("http_server_started", log::kv("address", sh->opts.listen.address),
+            log::kv("port", impl_->listen->port()), log::kv("shards", impl_->conns.shard_count()));
+}
+
+server::~server() {
+  stop();
+}
+
+std::uint16_t server::port() const noexcept {
+  return impl_->listen->port();
+}
+
+server_stats server::stats() const {
+  auto& sh = *impl_->shared;
+  server_stats out;
+  out.requests = sh.requests.load();
+  out.responses_4xx = sh.responses_4xx.load();
+  out.responses_5xx = sh.responses_5xx.load();
+  out.crashes = sh.crashes.load();
+  out.timeouts = sh.timeouts.load();
+  out.dropped_chunks = sh.dropped_chunks.load();
+  out.slow_closed = sh.slow_closed.load();
+  out.streams = sh.streams.load();
+  out.routed_dropped = sh.routed_dropped.load();
+  out.listener = impl_->listen->stats();
+  out.sessions = sh.sessions.load();
+  return out;
+}
+
+net::drain_report server::stop() {
+  if (impl_->stopped)
+    return {};
+  impl_->stopped = true;
+  auto& sh = *impl_->shared;
+  auto report = impl_->listen->stop(sh.opts.drain_timeout);
+  // What is left (sessions between accept and start, cut ones) ends with
+  // the supervision tree.
+  exit(impl_->conns.top(), exit_reason::shutdown());
+  auto deadline = std::chrono::steady_clock::now() + sh.opts.drain_timeout;
+  while (sh.sessions.load() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  for (auto& w : sh.wheels)
+    w->stop();
+  return report;
+}
+
+} // namespace libactor::http

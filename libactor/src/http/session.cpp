@@ -1,0 +1,451 @@
+// The session process: one per connection, its own tiny HTTP/1.1 server.
+//
+// I/O pattern (DESIGN.md, "Memory discipline"): while idle, a session holds
+// no read buffer and no parser; it waits for readability (an Asio
+// async_wait whose completion sends it `readable`), then reads into a
+// per-thread buffer and keeps only bytes it could not use yet. Writes go
+// straight to the non-blocking socket; what it does not take waits in
+// `outbound` until `writable`. Timeouts come from the I/O thread's wheel.
+// Processes run on the I/O threads (asio_coordinator), so the socket is
+// touched from the thread that runs the session, one handler at a time.
+
+#include <array>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+
+#include "internal/http/server_shared.hpp"
+#include "internal/http/session_ops.hpp"
+#include "internal/session_atoms.hpp"
+#include "libactor/log.hpp"
+#include "libactor/routed.hpp"
+
+namespace libactor::http::detail {
+
+namespace asio = boost::asio;
+using libactor::detail::drain_atom;
+using libactor::detail::readable_atom;
+using libactor::detail::timeout_atom;
+using libactor::detail::writable_atom;
+
+namespace {
+
+/// Sends `Atom` to the session when the socket is ready. Holds the session
+/// weakly: a crashed session's pending waits must not keep it alive.
+template <class Atom>
+auto notify(process& self) {
+  return [who = self.caf_self()->address()](const boost::system::error_code& ec) {
+    if (ec == asio::error::operation_aborted)
+      return;
+    if (auto hdl = caf::actor_cast<caf::actor>(who))
+      caf::anon_send(hdl, Atom::value);
+  };
+}
+
+void arm_read(process& self, session_state& st) {
+  if (st.conn->closed() || st.now == phase::closing)
+    return;
+  st.conn->socket().async_wait(asio::socket_base::wait_read, notify<readable_atom>(self));
+}
+
+void arm_write(process& self, session_state& st) {
+  if (st.conn->closed())
+    return;
+  st.conn->socket().async_wait(asio::socket_base::wait_write, notify<writable_atom>(self));
+}
+
+server_shared& shared(session_state& st) {
+  return *st.server;
+}
+
+/// Answers a request the parser refused, then closes (Cowboy does too: the
+/// byte stream cannot be trusted after a framing error).
+void refuse(process& self, session_state& st, unsigned status, std::string_view reason) {
+  shared(st).count_status(status);
+  st.parser.reset();
+  st.leftover.clear();
+  st.now = phase::closing;
+  st.close_after_flush = true;
+  queue_write(self, st, error_response(status, reason));
+  if (st.outbound.empty() && !st.conn->closed())
+    end_session(self, st, exit_reason::normal());
+}
+
+void dispatch(process& self, session_state& st, request req) {
+  auto& sh = shared(st);
+  sh.requests.fetch_add(1, std::memory_order_relaxed);
+  st.current = info_of(req);
+  if (st.conn->draining())
+    st.current.keep_alive = false;
+  st.now = phase::handling;
+  st.response_started = false;
+  disarm_timer(st);
+  auto m = sh.routes.match(req.method(), req.path());
+  if (!m.found()) {
+    sh.count_status(m.status);
+    if (m.status == 400)
+      st.current.keep_alive = false;
+    const char* why = m.status == 404 ? "no route" : m.status == 405 ? "method not allowed" : "bad path";
+    queue_write(self, st, serialize(error(m.status, why, m.allow), st.current));
+    st.response_started = true;
+    complete_response(self, st);
+    return;
+  }
+  m.apply(req);
+  context ctx{st, self, &req};
+  // A throw here ends this process only; its supervisor restarts the
+  // session on the same connection (see recover below).
+  (*m.handler)(ctx);
+  if (st.now == phase::handling) {
+    if (!st.response_started) {
+      log::warning("handler_sent_no_response", log::kv("target", req.target()));
+      sh.count_status(500);
+      queue_write(self, st, serialize(error(500, "handler sent no response"), st.current));
+    }
+    complete_response(self, st);
+  }
+}
+
+/// Parses as many requests as `st.leftover` holds and handles each. The
+/// bytes of a request leave `leftover` before its handler runs, so that a
+/// restarted session never runs the request that crashed it again.
+void consume(process& self, session_state& st) {
+  auto& sh = shared(st);
+  while (!st.leftover.empty() && (st.now == phase::idle || st.now == phase::reading)) {
+    if (!st.parser) {
+      st.parser = std::make_unique<request_parser>(sh.opts.limits);
+      st.now = phase::reading;
+      arm_timer(self, st, sh.opts.header_timeout);
+    }
+    auto r = st.parser->feed(st.leftover);
+    st.leftover.erase(0, r.consumed);
+    using state = request_parser::result::state;
+    switch (r.st) {
+      case state::need_more:
+        if (r.consumed == 0)
+          goto done;
+        break;
+      case state::expect_continue:
+        queue_write(self, st, continue_response);
+        break;
+      case state::complete: {
+        auto req = st.parser->take();
+        st.parser.reset();
+        dispatch(self, st, std::move(req));
+        break;
+      }
+      case state::error:
+        refuse(self, st, r.status, r.reason);
+        goto done;
+    }
+  }
+done:
+  if (st.leftover.empty())
+    std::string{}.swap(st.leftover); // an idle session keeps no buffer
+}
+
+void on_readable(process& self, session_state& st) {
+  if (st.conn->closed())
+    return;
+  thread_local std::array<char, 64 * 1024> buf;
+  auto& sock = st.conn->socket();
+  for (;;) {
+    boost::system::error_code ec;
+    auto n = sock.read_some(asio::buffer(buf), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again)
+      break;
+    if (ec || n == 0) {
+      // The peer closed or the socket failed (a drain cut it, say).
+      if (!st.outbound.empty() && !ec) {
+        st.close_after_flush = true;
+        st.now = phase::closing;
+        return;
+      }
+      auto reason = st.now == phase::idle && !ec ? exit_reason::normal()
+                                                 : exit_reason::shutdown("peer_closed");
+      end_session(self, st, std::move(reason));
+      return;
+    }
+    if (st.now == phase::streaming || st.now == phase::closing)
+      continue; // a client does not talk during a stream: discard
+    st.leftover.append(buf.data(), n);
+    consume(self, st);
+    if (st.conn->closed())
+      return;
+    if (n < buf.size())
+      break;
+  }
+  arm_read(self, st);
+}
+
+void on_writable(process& self, session_state& st) {
+  if (st.conn->closed())
+    return;
+  boost::system::error_code ec;
+  auto n = st.conn->socket().write_some(asio::buffer(st.outbound), ec);
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+    end_session(self, st, exit_reason::shutdown("peer_closed"));
+    return;
+  }
+  st.outbound.erase(0, n);
+  if (!st.outbound.empty()) {
+    arm_write(self, st);
+    return;
+  }
+  std::string{}.swap(st.outbound);
+  if (st.close_after_flush)
+    end_session(self, st, exit_reason::normal());
+}
+
+void on_timeout(process& self, session_state& st) {
+  auto& sh = shared(st);
+  switch (st.now) {
+    case phase::idle:
+      sh.timeouts.fetch_add(1, std::memory_order_relaxed);
+      end_session(self, st, exit_reason::shutdown("idle_timeout"));
+      return;
+    case phase::reading:
+      sh.timeouts.fetch_add(1, std::memory_order_relaxed);
+      refuse(self, st, 408, "request header timeout");
+      return;
+    case phase::handling:
+      return;
+    case phase::closing:
+      // The peer does not read what is left: give up on it.
+      sh.timeouts.fetch_add(1, std::memory_order_relaxed);
+      end_session(self, st, exit_reason::shutdown("write_timeout"));
+      return;
+    case phase::streaming:
+      break;
+  }
+  ++st.ticks;
+  context ctx{st, self, nullptr};
+  if (st.hooks && st.hooks->on_tick)
+    st.hooks->on_tick(ctx, st.ticks);
+  else if (st.stream == stream_kind::sse)
+    stream_write(self, st, sse_comment("tick"));
+  if (!st.conn->closed() && st.now == phase::streaming && st.hooks
+      && st.hooks->heartbeat.count() > 0)
+    arm_timer(self, st, st.hooks->heartbeat);
+}
+
+void on_routed(process& self, session_state& st, std::uint64_t id, const std::string& payload) {
+  if (st.now != phase::streaming) {
+    shared(st).routed_dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  // A replay after a restart may overlap what was written before the crash.
+  if (st.last_id && id <= *st.last_id)
+    return;
+  // Consumed before it is handled, as a BEAM process consumes a message:
+  // if handling it crashes the session, the restart resumes after it
+  // instead of crashing on it again forever.
+  st.last_id = id;
+  context ctx{st, self, nullptr};
+  if (st.hooks && st.hooks->on_message) {
+    st.hooks->on_message(ctx, id, payload);
+  } else if (st.stream == stream_kind::sse) {
+    sse_event ev;
+    ev.id = id;
+    ev.data = payload;
+    ctx.send_event(ev);
+  } else {
+    ctx.write_chunk(payload);
+  }
+}
+
+void on_drain(process& self, session_state& st) {
+  if (st.now == phase::idle) {
+    // Bytes the client sent before the stop began are a request in flight:
+    // read them before deciding that this connection is idle.
+    on_readable(self, st);
+    if (st.conn->closed())
+      return;
+  }
+  switch (st.now) {
+    case phase::idle:
+      end_session(self, st, exit_reason::shutdown("drained"));
+      return;
+    case phase::streaming: {
+      context ctx{st, self, nullptr};
+      st.current.keep_alive = false;
+      ctx.finish();
+      return;
+    }
+    default:
+      st.current.keep_alive = false; // closes after the current response
+  }
+}
+
+/// Picks up where a crashed session left its connection.
+void recover(process& self, session_state& st) {
+  auto& sh = shared(st);
+  boost::system::error_code ignored;
+  st.conn->socket().cancel(ignored); // the crashed session's pending waits
+  switch (st.now) {
+    case phase::idle:
+      return;
+    case phase::handling:
+      sh.crashes.fetch_add(1, std::memory_order_relaxed);
+      if (st.response_started) {
+        // Part of a response is on the wire: the framing is lost.
+        end_session(self, st, exit_reason::shutdown("crashed_mid_response"));
+        return;
+      }
+      sh.count_status(500);
+      st.response_started = true;
+      queue_write(self, st, serialize(error(500, "the handler crashed"), st.current));
+      complete_response(self, st);
+      return;
+    case phase::streaming:
+      sh.crashes.fetch_add(1, std::memory_order_relaxed);
+      // Registering again after the last id written makes the registry
+      // deliver, in order, what was sent while no session held the key.
+      if (st.reg && st.key)
+        st.reg->register_process(*st.key, self.self(), st.last_id);
+      if (st.hooks && st.hooks->heartbeat.count() > 0)
+        arm_timer(self, st, st.hooks->heartbeat);
+      return;
+    case phase::reading:
+    case phase::closing:
+      sh.crashes.fetch_add(1, std::memory_order_relaxed);
+      end_session(self, st, exit_reason::shutdown("crashed"));
+      return;
+  }
+}
+
+} // namespace
+
+// -- operations shared with context.cpp ------------------------------------------
+
+void queue_write(process& self, session_state& st, std::string_view bytes) {
+  if (st.conn->closed() || bytes.empty())
+    return;
+  if (st.outbound.empty()) {
+    boost::system::error_code ec;
+    auto n = st.conn->socket().write_some(asio::buffer(bytes.data(), bytes.size()), ec);
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+      // The peer is gone; the next read reports it and ends the session.
+      st.close_after_flush = true;
+      st.now = phase::closing;
+      end_session(self, st, exit_reason::shutdown("peer_closed"));
+      return;
+    }
+    bytes.remove_prefix(ec ? 0 : n);
+    if (bytes.empty())
+      return;
+    st.outbound.assign(bytes);
+    arm_write(self, st);
+    return;
+  }
+  st.outbound.append(bytes);
+}
+
+void stream_write(process& self, session_state& st, std::string_view payload) {
+  auto& sh = shared(st);
+  if (st.outbound.size() + payload.size() > sh.opts.max_outbound) {
+    if (sh.opts.slow_reader == slow_reader_policy::drop) {
+      sh.dropped_chunks.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    sh.slow_closed.fetch_add(1, std::memory_order_relaxed);
+    end_session(self, st, exit_reason::shutdown("slow_reader"));
+    return;
+  }
+  queue_write(self, st, payload);
+}
+
+void complete_response(process& self, session_state& st) {
+  if (st.conn->closed())
+    return;
+  if (st.stream != stream_kind::none) {
+    st.stream = stream_kind::none;
+    st.hooks.reset();
+    st.key.reset();
+    st.reg = nullptr;
+    st.last_id.reset();
+    shared(st).streams.fetch_sub(1, std::memory_order_relaxed);
+  }
+  st.response_started = false;
+  if (!st.current.keep_alive || st.conn->draining()) {
+    st.now = phase::closing;
+    st.close_after_flush = true;
+    if (st.outbound.empty())
+      end_session(self, st, exit_reason::normal());
+    else
+      arm_timer(self, st, shared(st).opts.idle_timeout);
+    return;
+  }
+  st.now = phase::idle;
+  arm_timer(self, st, shared(st).opts.idle_timeout);
+  // Pipelined requests may already be waiting.
+  if (!st.leftover.empty())
+    consume(self, st);
+}
+
+void end_session(process& self, session_state& st, exit_reason reason) {
+  disarm_timer(st);
+  if (st.stream != stream_kind::none) {
+    st.stream = stream_kind::none;
+    shared(st).streams.fetch_sub(1, std::memory_order_relaxed);
+  }
+  st.now = phase::closing;
+  st.conn->close();
+  self.exit(std::move(reason));
+}
+
+void arm_timer(process& self, session_state& st, std::chrono::milliseconds delay) {
+  if (st.wheel == nullptr)
+    return;
+  // Aliasing pointer: shares the session state's ownership, points at the timer.
+  std::shared_ptr<libactor::detail::wheel_timer> timer{st.self_ref.lock(), &st.timer};
+  st.wheel->arm(timer, std::chrono::steady_clock::now() + delay,
+                caf::actor_cast<caf::actor>(self.caf_self()));
+}
+
+void disarm_timer(session_state& st) {
+  if (st.wheel == nullptr)
+    return;
+  std::shared_ptr<libactor::detail::wheel_timer> timer{st.self_ref.lock(), &st.timer};
+  st.wheel->disarm(timer);
+}
+
+// -- the process -------------------------------------------------------------------
+
+caf::behavior session_body(process& self, session_ptr st) {
+  auto& sh = shared(*st);
+  sh.sessions.fetch_add(1, std::memory_order_relaxed);
+  self.caf_self()->attach_functor([server = st->server] {
+    server->sessions.fetch_sub(1, std::memory_order_relaxed);
+  });
+  st->self_ref = st;
+  if (st->wheel == nullptr)
+    st->wheel = sh.wheels[st->conn->id() % sh.wheels.size()].get();
+  st->conn->set_owner(self.caf_self()->address());
+  if (!st->started) {
+    st->started = true;
+    arm_timer(self, *st, sh.opts.idle_timeout);
+  } else {
+    recover(self, *st);
+  }
+  if (!st->conn->closed()) {
+    arm_read(self, *st);
+    if (!st->outbound.empty())
+      arm_write(self, *st);
+    if (!st->leftover.empty() && st->now == phase::idle)
+      consume(self, *st);
+  }
+  return {
+    [self, st](readable_atom) mutable { on_readable(self, *st); },
+    [self, st](writable_atom) mutable { on_writable(self, *st); },
+    [self, st](timeout_atom) mutable { on_timeout(self, *st); },
+    [self, st](drain_atom) mutable { on_drain(self, *st); },
+    [self, st](routed_atom, std::uint64_t id, const std::string& payload) mutable {
+      on_routed(self, *st, id, payload);
+    },
+  };
+}
+
+} // namespace libactor::http::detail

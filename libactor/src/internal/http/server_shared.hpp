@@ -1,0 +1,41 @@
+/// @file
+/// What every session of one server shares: options, routes, timer wheels
+/// and counters. Immutable after start except for the atomic counters.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "internal/timer_wheel.hpp"
+#include "libactor/http/server.hpp"
+
+namespace libactor::http {
+
+struct server_shared {
+  server_options opts;
+  http_router routes;
+  /// One wheel per I/O thread; a session uses wheels[conn id % size].
+  std::vector<std::shared_ptr<libactor::detail::timer_wheel>> wheels;
+
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> responses_4xx{0};
+  std::atomic<std::uint64_t> responses_5xx{0};
+  std::atomic<std::uint64_t> crashes{0};
+  std::atomic<std::uint64_t> timeouts{0};
+  std::atomic<std::uint64_t> dropped_chunks{0};
+  std::atomic<std::uint64_t> slow_closed{0};
+  std::atomic<std::uint64_t> streams{0};
+  std::atomic<std::uint64_t> routed_dropped{0};
+  std::atomic<std::size_t> sessions{0};
+
+  void count_status(unsigned status) noexcept {
+    if (status >= 500)
+      responses_5xx.fetch_add(1, std::memory_order_relaxed);
+    else if (status >= 400)
+      responses_4xx.fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
+} // namespace libactor::http

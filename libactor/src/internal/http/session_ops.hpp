@@ -1,0 +1,34 @@
+/// @file
+/// The session's operations, shared by the session process (session.cpp)
+/// and the handler context (context.cpp).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "internal/http/session_state.hpp"
+#include "libactor/exit_reason.hpp"
+#include "libactor/process.hpp"
+
+namespace libactor::http::detail {
+
+/// The session process's body; its argument is the child's start argument.
+caf::behavior session_body(process& self, session_ptr st);
+
+/// Queues bytes for the socket, writing at once what it takes.
+void queue_write(process& self, session_state& st, std::string_view bytes);
+
+/// Writes a stream's payload, applying the slow-reader policy.
+void stream_write(process& self, session_state& st, std::string_view payload);
+
+/// Ends the current response: keep-alive goes back to idle, else close.
+void complete_response(process& self, session_state& st);
+
+/// Closes the connection and ends the session process with `reason`.
+void end_session(process& self, session_state& st, exit_reason reason);
+
+/// Arms the session's wheel timer for `delay` from now.
+void arm_timer(process& self, session_state& st, std::chrono::milliseconds delay);
+void disarm_timer(session_state& st);
+
+} // namespace libactor::http::detail

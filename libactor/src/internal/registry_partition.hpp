@@ -1,0 +1,133 @@
+/// @file
+/// One partition of the registry: the keys whose hash falls on it, behind one
+/// mutex, with its share of the counters. Everything about one key (its
+/// processes, its id counter, its buffer) lives in one partition, so every
+/// per-key guarantee (ids in order, buffered messages first) is a matter of
+/// one lock.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor.hpp>
+
+#include "libactor/registry_key.hpp"
+
+namespace libactor::detail {
+
+/// A message kept for a key: waiting for a process, or delivered and kept
+/// for replay.
+struct kept_message {
+  std::uint64_t id;
+  std::chrono::steady_clock::time_point at;
+  std::string payload;
+};
+
+/// Only keys that have ever held a message while absent, or keep a replay
+/// window, allocate one (a deque is not small).
+struct key_buffer {
+  /// Delivered, kept for replay; ids below every pending id.
+  std::deque<kept_message> history;
+  /// Not delivered yet: the key had no process when they were sent.
+  std::deque<kept_message> pending;
+
+  bool empty() const noexcept { return history.empty() && pending.empty(); }
+};
+
+/// One process registered under a key. `guard` is the address of the
+/// attachable that removes it when the process exits: it names this very
+/// registration, so an exit never removes a later registration of the same
+/// process under the same key.
+struct registration {
+  caf::actor proc;
+  const void* guard = nullptr;
+};
+
+/// The processes of one key. Almost every key has exactly one (one session
+/// per user), so that one lives inline: no heap block per key, and a send
+/// reaches the actor without a detour through a vector's buffer (a cache
+/// miss per message at 100,000 keys). More processes move to a vector.
+class registration_list {
+public:
+  std::size_t size() const noexcept { return more_ ? more_->size() : (one_.proc ? 1 : 0); }
+  bool empty() const noexcept { return size() == 0; }
+
+  registration* begin() noexcept { return more_ ? more_->data() : &one_; }
+  registration* end() noexcept { return begin() + size(); }
+  const registration* begin() const noexcept { return more_ ? more_->data() : &one_; }
+  const registration* end() const noexcept { return begin() + size(); }
+  registration& front() noexcept { return *begin(); }
+
+  void push_back(registration x) {
+    if (!more_ && !one_.proc) {
+      one_ = std::move(x);
+      return;
+    }
+    if (!more_) {
+      more_ = std::make_unique<std::vector<registration>>();
+      more_->push_back(std::move(one_));
+      one_ = registration{};
+    }
+    more_->push_back(std::move(x));
+  }
+
+  /// Removes `*pos`, keeping the order of the others (lookup returns them in
+  /// registration order).
+  void erase(registration* pos) {
+    if (!more_) {
+      one_ = registration{};
+      return;
+    }
+    more_->erase(more_->begin() + (pos - more_->data()));
+    if (more_->size() == 1) {
+      one_ = std::move(more_->front());
+      more_.reset();
+    }
+  }
+
+private:
+  registration one_;
+  std::unique_ptr<std::vector<registration>> more_;
+};
+
+/// Per key: 24 bytes of processes, 8 of id counter, 8 of buffer pointer, 8
+/// of time. A key whose last process left stays as a tombstone (no process,
+/// no buffer) for `max_age`, so that a session restarting under its
+/// supervisor continues the key's ids instead of starting again at 1.
+struct key_entry {
+  registration_list procs;
+  std::uint64_t last_id = 0;
+  std::unique_ptr<key_buffer> buffer;
+  /// When the last process left or a message was last buffered.
+  std::chrono::steady_clock::time_point touched{};
+
+  bool idle() const noexcept { return procs.empty() && (!buffer || buffer->empty()); }
+};
+
+/// Counters of one partition, changed only under its lock.
+struct partition_counters {
+  std::size_t keys = 0;
+  std::size_t registrations = 0;
+  std::size_t pending = 0;
+  std::uint64_t routed = 0;
+  std::uint64_t delivered = 0;
+  std::uint64_t buffered = 0;
+  std::uint64_t dropped_overflow = 0;
+  std::uint64_t expired = 0;
+  std::uint64_t replayed = 0;
+};
+
+/// Cache-line aligned so two partitions' mutexes never share a line.
+struct alignas(64) registry_partition {
+  mutable std::mutex mtx;
+  std::unordered_map<registry_key, key_entry> keys;
+  partition_counters counters;
+};
+
+} // namespace libactor::detail

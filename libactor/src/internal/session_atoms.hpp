@@ -1,0 +1,18 @@
+/// @file
+/// Messages the I/O side sends to session processes.
+#pragma once
+
+#include <caf/atom.hpp>
+
+namespace libactor::detail {
+
+/// The socket became readable (or has an error or EOF to report).
+using readable_atom = caf::atom_constant<caf::atom("readable")>;
+/// The socket can take more bytes.
+using writable_atom = caf::atom_constant<caf::atom("writable")>;
+/// A deadline armed on the timer wheel has passed.
+using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
+/// The listener is stopping: finish the current request, then close.
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+
+} // namespace libactor::detail

@@ -1,0 +1,539 @@
+#include "libactor/registry.hpp"
+
+#include <condition_variable>
+#include <limits>
+#include <thread>
+
+#include <caf/attachable.hpp>
+#include <caf/mailbox_element.hpp>
+#include <caf/make_message.hpp>
+#include <caf/message_id.hpp>
+
+#include "internal/registry_partition.hpp"
+#include "libactor/process.hpp"
+
+namespace libactor {
+
+using detail::key_entry;
+using detail::kept_message;
+using detail::registry_partition;
+using time_point = std::chrono::steady_clock::time_point;
+
+// -- shared state ----------------------------------------------------------------
+
+/// Everything a registry is. Shared with the guard attached to each
+/// registered process, which holds it weakly: a process that exits after
+/// its registry was destroyed finds nothing to clean up.
+class registry::state : public std::enable_shared_from_this<registry::state> {
+public:
+  explicit state(registry_config cfg)
+    : cfg_(std::move(cfg)),
+      nparts_(cfg_.partitions == 0 ? 1 : cfg_.partitions),
+      parts_(new registry_partition[nparts_]) {
+  }
+
+  const registry_config& config() const noexcept { return cfg_; }
+
+  register_result add(const registry_key& key, const pid& who, std::optional<std::uint64_t> last_seen);
+  bool remove(const registry_key& key, const pid& who);
+  void remove_exited(const registry_key& key, const void* guard);
+  std::vector<pid> lookup(const registry_key& key) const;
+  std::vector<routed_message> replay(const registry_key& key, std::uint64_t after_id) const;
+  registry_stats stats() const;
+  std::size_t send(const registry_key& key, std::string payload);
+  std::size_t broadcast(const std::string& payload);
+  std::size_t expire();
+
+  // -- sweeping ------------------------------------------------------------------
+
+  void start_sweeper();
+  void stop_sweeper();
+
+private:
+  registry_partition& partition_of(const registry_key& key) const {
+    // The high half: the hash map inside the partition uses the low bits.
+    return parts_[(key.hash() >> 32) % nparts_];
+  }
+
+  std::size_t route_locked(registry_partition& p, key_entry& e, std::string payload);
+  void expire_locked(registry_partition& p, key_entry& e, time_point now);
+  void trim_history(key_entry& e);
+  void retire_locked(registry_partition& p, const registry_key& key, key_entry& e);
+
+  registry_config cfg_;
+  std::size_t nparts_;
+  std::unique_ptr<registry_partition[]> parts_;
+
+  std::mutex sweep_mtx_;
+  std::condition_variable sweep_cv_;
+  bool stopping_ = false;
+  std::thread sweeper_;
+};
+
+namespace {
+
+/// Tells the registry when a registered process exits. CAF runs attachables
+/// in `cleanup`, newest first: a registration made after a link or monitor
+/// is therefore gone before that link or monitor fires, so a supervisor that
+/// restarts a session finds the key free.
+class registration_guard final : public caf::attachable {
+public:
+  /// Distinct from CAF's own token subtypes (0 to 3).
+  static constexpr std::size_t token_type = 0x72656769; // "regi"
+
+  registration_guard(std::weak_ptr<registry::state> st, registry_key key)
+    : state_(std::move(st)), key_(std::move(key)) {
+  }
+
+  void actor_exited(const caf::error&, caf::execution_unit*) override {
+    if (auto st = state_.lock())
+      st->remove_exited(key_, this);
+  }
+
+  bool matches(const token& what) override {
+    return what.subtype == token_type && what.ptr == this;
+  }
+
+private:
+  std::weak_ptr<registry::state> state_;
+  registry_key key_;
+};
+
+void deliver(const caf::actor& to, const caf::message& msg) {
+  // No sender: a routed message has no one to reply to.
+  to->enqueue(nullptr, caf::make_message_id(), msg, nullptr);
+}
+
+} // namespace
+
+// -- registration --------------------------------------------------------------
+
+register_result registry::state::add(const registry_key& key, const pid& who,
+                                     std::optional<std::uint64_t> last_seen) {
+  register_result result;
+  // A process known to have exited would take pending messages with it.
+  // One that exits after this check is removed by its guard like any other.
+  if (!alive(who)) {
+    result.status = register_status::no_process;
+    return result;
+  }
+  auto guard = std::make_unique<registration_guard>(weak_from_this(), key);
+  auto& p = partition_of(key);
+  {
+    std::lock_guard<std::mutex> lock{p.mtx};
+    auto& e = p.keys[key];
+    for (auto& r : e.procs) {
+      if (r.proc == who.handle()) {
+        result.status = register_status::already_registered;
+        return result;
+      }
+    }
+    if (cfg_.mode == registry_mode::unique && !e.procs.empty()) {
+      result.status = register_status::taken;
+      result.holder = pid{e.procs.front().proc};
+      return result;
+    }
+    e.procs.push_back({who.handle(), guard.get()});
+    if (e.procs.size() == 1)
+      ++p.counters.keys;
+    ++p.counters.registrations;
+    // Under the lock: anything sent after this registration gets a higher id
+    // and is enqueued after these, so the process sees one ordered stream.
+    if (e.buffer) {
+      auto& buf = *e.buffer;
+      expire_locked(p, e, cfg_.clock());
+      // A last-seen id beyond the newest one predates the key's last reset:
+      // everything kept is newer than what the client saw.
+      std::uint64_t after = 0;
+      if (last_seen && *last_seen <= e.last_id)
+        after = *last_seen;
+      if (last_seen) {
+        for (auto& m : buf.history) {
+          if (m.id > after) {
+            deliver(who.handle(), caf::make_message(routed_atom::value, m.id, m.payload));
+            ++p.counters.replayed;
+            ++result.delivered;
+          }
+        }
+      }
+      // Pending ids at or below `last_seen` reached the client some other
+      // way (another node, say); they count as delivered, not resent.
+      for (auto& m : buf.pending) {
+        if (m.id > after) {
+          deliver(who.handle(), caf::make_message(routed_atom::value, m.id, m.payload));
+          ++p.counters.delivered;
+          ++result.delivered;
+        }
+      }
+      p.counters.pending -= buf.pending.size();
+      if (cfg_.replay_window > 0) {
+        for (auto& m : buf.pending)
+          buf.history.push_back(std::move(m));
+      }
+      buf.pending.clear();
+      trim_history(e);
+      if (buf.empty())
+        e.buffer.reset();
+    }
+  }
+  // Outside the lock: attaching to a process that already exited runs the
+  // guard at once, which takes the lock to remove what was just added.
+  who.handle()->attach(std::move(guard));
+  return result;
+}
+
+bool registry::state::remove(const registry_key& key, const pid& who) {
+  if (!who)
+    return false;
+  const void* guard = nullptr;
+  auto& p = partition_of(key);
+  {
+    std::lock_guard<std::mutex> lock{p.mtx};
+    auto i = p.keys.find(key);
+    if (i == p.keys.end())
+      return false;
+    auto& procs = i->second.procs;
+    for (auto j = procs.begin(); j != procs.end(); ++j) {
+      if (j->proc == who.handle()) {
+        guard = j->guard;
+        procs.erase(j);
+        break;
+      }
+    }
+    if (guard == nullptr)
+      return false;
+    --p.counters.registrations;
+    if (procs.empty()) {
+      --p.counters.keys;
+      retire_locked(p, key, i->second);
+    }
+  }
+  // The guard is matched by address only, never dereferenced here: if the
+  // process exited meanwhile it is already gone and this finds nothing.
+  who.handle()->detach(caf::attachable::token{registration_guard::token_type, guard});
+  return true;
+}
+
+void registry::state::remove_exited(const registry_key& key, const void* guard) {
+  auto& p = partition_of(key);
+  std::lock_guard<std::mutex> lock{p.mtx};
+  auto i = p.keys.find(key);
+  if (i == p.keys.end())
+    return;
+  auto& procs = i->second.procs;
+  for (auto j = procs.begin(); j != procs.end(); ++j) {
+    if (j->guard == guard) {
+      procs.erase(j);
+      --p.counters.registrations;
+      if (procs.empty()) {
+        --p.counters.keys;
+        retire_locked(p, key, i->second);
+      }
+      return;
+    }
+  }
+}
+
+// -- queries -------------------------------------------------------------------
+
+std::vector<pid> registry::state::lookup(const registry_key& key) const {
+  std::vector<pid> out;
+  auto& p = partition_of(key);
+  std::lock_guard<std::mutex> lock{p.mtx};
+  auto i = p.keys.find(key);
+  if (i != p.keys.end()) {
+    out.reserve(i->second.procs.size());
+    for (auto& r : i->second.procs)
+      out.emplace_back(r.proc);
+  }
+  return out;
+}
+
+std::vector<routed_message> registry::state::replay(const registry_key& key,
+                                                    std::uint64_t after_id) const {
+  std::vector<routed_message> out;
+  auto& p = partition_of(key);
+  std::lock_guard<std::mutex> lock{p.mtx};
+  auto i = p.keys.find(key);
+  if (i == p.keys.end() || !i->second.buffer)
+    return out;
+  auto& e = i->second;
+  auto after = after_id <= e.last_id ? after_id : 0;
+  // Read-only: aged messages are skipped here and dropped by the next touch.
+  auto oldest = cfg_.clock() - cfg_.max_age;
+  auto collect = [&](const std::deque<kept_message>& xs) {
+    for (auto& m : xs)
+      if (m.id > after && m.at > oldest)
+        out.push_back(routed_message{m.id, m.payload});
+  };
+  collect(e.buffer->history);
+  collect(e.buffer->pending);
+  return out;
+}
+
+registry_stats registry::state::stats() const {
+  registry_stats s;
+  for (std::size_t i = 0; i < nparts_; ++i) {
+    auto& p = parts_[i];
+    std::lock_guard<std::mutex> lock{p.mtx};
+    auto& c = p.counters;
+    s.keys += c.keys;
+    s.registrations += c.registrations;
+    s.entries += p.keys.size();
+    s.pending += c.pending;
+    s.routed += c.routed;
+    s.delivered += c.delivered;
+    s.buffered += c.buffered;
+    s.dropped_overflow += c.dropped_overflow;
+    s.expired += c.expired;
+    s.replayed += c.replayed;
+  }
+  return s;
+}
+
+// -- routing -------------------------------------------------------------------
+
+std::size_t registry::state::route_locked(registry_partition& p, key_entry& e,
+                                          std::string payload) {
+  // Assigned and enqueued under the partition lock: two concurrent senders
+  // to one key cannot enqueue out of id order.
+  auto id = ++e.last_id;
+  ++p.counters.routed;
+  if (e.procs.empty()) {
+    if (!e.buffer)
+      e.buffer = std::make_unique<detail::key_buffer>();
+    auto now = cfg_.clock();
+    e.touched = now;
+    expire_locked(p, e, now);
+    auto& pending = e.buffer->pending;
+    pending.push_back(kept_message{id, now, std::move(payload)});
+    ++p.counters.buffered;
+    ++p.counters.pending;
+    while (pending.size() > cfg_.max_pending) {
+      pending.pop_front();
+      ++p.counters.dropped_overflow;
+      --p.counters.pending;
+    }
+    return 0;
+  }
+  if (cfg_.replay_window > 0) {
+    if (!e.buffer)
+      e.buffer = std::make_unique<detail::key_buffer>();
+    auto now = cfg_.clock();
+    expire_locked(p, e, now);
+    e.buffer->history.push_back(kept_message{id, now, payload});
+    trim_history(e);
+  } else if (e.buffer) {
+    expire_locked(p, e, cfg_.clock());
+  }
+  if (e.procs.size() == 1) {
+    // The common case (one session per user): one allocation holding the
+    // values, as `anon_send` does, instead of a message plus an element.
+    e.procs.front().proc->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {},
+                                                            routed_atom::value, id,
+                                                            std::move(payload)),
+                                  nullptr);
+  } else {
+    auto msg = caf::make_message(routed_atom::value, id, std::move(payload));
+    for (auto& r : e.procs)
+      deliver(r.proc, msg);
+  }
+  p.counters.delivered += e.procs.size();
+  if (e.buffer && e.buffer->empty())
+    e.buffer.reset();
+  return e.procs.size();
+}
+
+std::size_t registry::state::send(const registry_key& key, std::string payload) {
+  auto& p = partition_of(key);
+  std::lock_guard<std::mutex> lock{p.mtx};
+  auto i = p.keys.find(key);
+  if (i == p.keys.end())
+    i = p.keys.emplace(key, key_entry{}).first;
+  return route_locked(p, i->second, std::move(payload));
+}
+
+std::size_t registry::state::broadcast(const std::string& payload) {
+  std::size_t n = 0;
+  for (std::size_t k = 0; k < nparts_; ++k) {
+    auto& p = parts_[k];
+    std::lock_guard<std::mutex> lock{p.mtx};
+    for (auto& [key, e] : p.keys) {
+      // Absent keys with pending messages are sessions about to come back.
+      if (!e.procs.empty() || (e.buffer && !e.buffer->pending.empty()))
+        n += route_locked(p, e, payload);
+    }
+  }
+  return n;
+}
+
+// -- limits --------------------------------------------------------------------
+
+void registry::state::expire_locked(registry_partition& p, key_entry& e, time_point now) {
+  if (!e.buffer)
+    return;
+  auto oldest = now - cfg_.max_age;
+  auto& buf = *e.buffer;
+  while (!buf.history.empty() && buf.history.front().at <= oldest)
+    buf.history.pop_front();
+  while (!buf.pending.empty() && buf.pending.front().at <= oldest) {
+    buf.pending.pop_front();
+    ++p.counters.expired;
+    --p.counters.pending;
+  }
+}
+
+void registry::state::trim_history(key_entry& e) {
+  auto& h = e.buffer->history;
+  while (h.size() > cfg_.replay_window)
+    h.pop_front();
+}
+
+void registry::state::retire_locked(registry_partition& p, const registry_key& key,
+                                    key_entry& e) {
+  // Kept as a tombstone so the key's ids continue if it comes back soon;
+  // `expire` erases it after `max_age`.
+  e.touched = cfg_.clock();
+  if (e.idle() && cfg_.max_age.count() <= 0)
+    p.keys.erase(key);
+}
+
+std::size_t registry::state::expire() {
+  std::size_t n = 0;
+  for (std::size_t k = 0; k < nparts_; ++k) {
+    auto& p = parts_[k];
+    std::lock_guard<std::mutex> lock{p.mtx};
+    auto before = p.counters.expired;
+    auto now = cfg_.clock();
+    auto oldest = now - cfg_.max_age;
+    for (auto i = p.keys.begin(); i != p.keys.end();) {
+      auto& e = i->second;
+      if (e.buffer) {
+        expire_locked(p, e, now);
+        if (e.buffer->empty())
+          e.buffer.reset();
+      }
+      if (e.idle() && e.touched <= oldest)
+        i = p.keys.erase(i);
+      else
+        ++i;
+    }
+    n += p.counters.expired - before;
+  }
+  return n;
+}
+
+void registry::state::start_sweeper() {
+  if (cfg_.sweep_interval.count() <= 0)
+    return;
+  sweeper_ = std::thread{[this] {
+    std::unique_lock<std::mutex> lock{sweep_mtx_};
+    while (!sweep_cv_.wait_for(lock, cfg_.sweep_interval, [this] { return stopping_; })) {
+      lock.unlock();
+      expire();
+      lock.lock();
+    }
+  }};
+}
+
+void registry::state::stop_sweeper() {
+  {
+    std::lock_guard<std::mutex> lock{sweep_mtx_};
+    stopping_ = true;
+  }
+  sweep_cv_.notify_all();
+  if (sweeper_.joinable())
+    sweeper_.join();
+}
+
+// -- registry ------------------------------------------------------------------
+
+registry::registry(registry_config cfg) : state_(std::make_shared<state>(std::move(cfg))) {
+  state_->start_sweeper();
+}
+
+registry::~registry() {
+  state_->stop_sweeper();
+}
+
+register_result registry::register_process(const registry_key& key, const pid& who,
+                                           std::optional<std::uint64_t> last_seen) {
+  return state_->add(key, who, last_seen);
+}
+
+register_result registry::register_process(const registry_key& key, const process& self,
+                                           std::optional<std::uint64_t> last_seen) {
+  return state_->add(key, self.self(), last_seen);
+}
+
+bool registry::unregister_process(const registry_key& key, const pid& who) {
+  return state_->remove(key, who);
+}
+
+std::vector<pid> registry::lookup(const registry_key& key) const {
+  return state_->lookup(key);
+}
+
+std::size_t registry::key_count() const {
+  return state_->stats().keys;
+}
+
+std::size_t registry::registration_count() const {
+  return state_->stats().registrations;
+}
+
+std::vector<routed_message> registry::replay(const registry_key& key,
+                                             std::uint64_t after_id) const {
+  return state_->replay(key, after_id);
+}
+
+registry_stats registry::stats() const {
+  return state_->stats();
+}
+
+const registry_config& registry::config() const noexcept {
+  return state_->config();
+}
+
+std::size_t registry::send(const registry_key& key, std::string payload) {
+  auto& transport = state_->config().transport;
+  if (!transport)
+    return state_->send(key, std::move(payload));
+  auto n = state_->send(key, payload);
+  return n + transport->forward(key, payload);
+}
+
+std::size_t registry::broadcast(const std::string& payload) {
+  auto n = state_->broadcast(payload);
+  if (auto& transport = state_->config().transport)
+    n += transport->forward_broadcast(payload);
+  return n;
+}
+
+std::size_t registry::send_local(const registry_key& key, std::string payload) {
+  return state_->send(key, std::move(payload));
+}
+
+std::size_t registry::broadcast_local(const std::string& payload) {
+  return state_->broadcast(payload);
+}
+
+std::size_t registry::expire() {
+  return state_->expire();
+}
+
+std::string to_string(register_status x) {
+  switch (x) {
+    case register_status::ok:
+      return "ok";
+    case register_status::taken:
+      return "taken";
+    case register_status::already_registered:
+      return "already_registered";
+    case register_status::no_process:
+      return "no_process";
+  }
+  return "unknown";
+}
+
+} // namespace libactor

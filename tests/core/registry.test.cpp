@@ -1,0 +1,582 @@
+#include "libactor/registry.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/atom.hpp>
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include "libactor/process.hpp"
+#include "support/event_log.hpp"
+#include "support/log_capture.hpp"
+#include "support/test_node.hpp"
+
+using namespace libactor;
+using namespace std::chrono_literals;
+using test::event_log;
+
+namespace {
+
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+
+/// Fixture protocol: records each routed message as "<name>:<id>:<payload>".
+caf::behavior session(process& self, event_log* log, std::string name) {
+  return {
+    [log, name](routed_atom, std::uint64_t id, const std::string& payload) {
+      log->push(fmt::format("{}:{}:{}", name, id, payload));
+    },
+    [self](stop_atom) mutable { self.exit(); },
+  };
+}
+
+/// Fixture: registers itself under `key` from its own body, records the
+/// outcome, then behaves as `session`.
+caf::behavior self_registering(process& self, event_log* log, registry* reg, registry_key key) {
+  auto result = reg->register_process(key, self);
+  log->push("register:" + to_string(result.status));
+  return session(self, log, "self");
+}
+
+/// Fixture: records routed ids only, for high-volume tests.
+caf::behavior counter(process&, std::shared_ptr<std::atomic<std::size_t>> n) {
+  return {[n](routed_atom, std::uint64_t, const std::string&) { ++*n; }};
+}
+
+/// A clock the test moves by hand: ages become exact, no test waits on time.
+class manual_clock {
+public:
+  registry_config::clock_function function() const {
+    return [ms = ms_] { return std::chrono::steady_clock::time_point{} + std::chrono::milliseconds{ms->load()}; };
+  }
+  void advance(std::chrono::milliseconds d) { *ms_ += d.count(); }
+
+private:
+  std::shared_ptr<std::atomic<std::int64_t>> ms_ = std::make_shared<std::atomic<std::int64_t>>(1'000'000);
+};
+
+registry_config quiet_config(registry_mode mode = registry_mode::unique) {
+  registry_config cfg;
+  cfg.mode = mode;
+  cfg.sweep_interval = 0ms; // tests call expire() themselves
+  return cfg;
+}
+
+void kill_and_wait(const pid& p) {
+  libactor::exit(p, exit_reason::kill());
+  REQUIRE(test::eventually([&] { return !alive(p); }));
+}
+
+} // namespace
+
+// -- configuration -----------------------------------------------------------
+
+TEST_CASE("registry limits have their documented defaults", "[registry]") {
+  registry_config cfg;
+  CHECK(cfg.mode == registry_mode::unique);
+  CHECK(cfg.partitions == 64);
+  CHECK(cfg.max_pending == 256);
+  CHECK(cfg.max_age == 30'000ms);
+  CHECK(cfg.replay_window == 0);
+  CHECK(cfg.sweep_interval == 1'000ms);
+  CHECK(cfg.transport == nullptr);
+}
+
+// -- keys and modes ------------------------------------------------------------
+
+TEST_CASE("registry unique key holds one process and a second registration fails naming the holder",
+          "[registry]") {
+  event_log log; // outlives the node: processes push into it until it stops
+  node n{test::small_node()};
+  registry reg{quiet_config()};
+  auto a = spawn(n, session, &log, std::string{"a"});
+  auto b = spawn(n, session, &log, std::string{"b"});
+  REQUIRE(reg.register_process("alice", a));
+  auto second = reg.register_process("alice", b);
+  CHECK_FALSE(second);
+  CHECK(second.status == register_status::taken);
+  CHECK(to_string(second.status) == "taken");
+  CHECK(second.holder == a);
+  CHECK(reg.register_process("alice", a).status == register_status::already_registered);
+  CHECK(reg.lookup("alice") == std::vector<pid>{a});
+  CHECK(reg.key_count() == 1);
+  CHECK(reg.registration_count() == 1);
+  CHECK(reg.send("alice", "hi") == 1);
+  CHECK(log.pop() == "a:1:hi");
+}
+
+TEST_CASE("registry duplicate key holds several processes and send reaches every one", "[registry]") {
+  event_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config(registry_mode::duplicate)};
+  std::vector<pid> tabs;
+  for (int i = 0; i < 3; ++i) {
+    tabs.push_back(spawn(n, session, &log, fmt::format("tab{}", i)));
+    REQUIRE(reg.register_process(std::uint64_t{7}, tabs.back()));
+  }
+  CHECK(reg.register_process(7, tabs[0]).status == register_status::already_registered);
+  CHECK(reg.lookup(7) == tabs);
+  CHECK(reg.key_count() == 1);
+  CHECK(reg.registration_count() == 3);
+  CHECK(reg.send(7, "news") == 3);
+  REQUIRE(log.wait_count(3));
+  for (int i = 0; i < 3; ++i)
+    CHECK(log.contains(fmt::format("tab{}:1:news", i)));
+}
+
+TEST_CASE("registry string and integer keys are distinct even when they read alike", "[registry]") {
+  event_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config()};
+  auto by_int = spawn(n, session, &log, std::string{"int"});
+  auto by_str = spawn(n, session, &log, std::string{"str"});
+  REQUIRE(reg.register_process(42, by_int));
+  REQUIRE(reg.register_process("42", by_str));
+  CHECK(reg.key_count() == 2);
+  CHECK(to_string(registry_key{42}) == "42");
+  CHECK(to_string(registry_key{"42"}) == "\"42\"");
+  CHECK(reg.send(42, "x") == 1);
+  CHECK(log.pop() == "int:1:x");
+  CHECK(reg.send("42", "y") == 1);
+  CHECK(log.pop() == "str:1:y");
+  CHECK(reg.lookup(std::string{"42"}) == std::vector<pid>{by_str});
+}
+
+TEST_CASE("registry accepts a process registering itself from its own body", "[registry]") {
+  event_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config()};
+  auto p = spawn(n, self_registering, &log, &reg, registry_key{"me"});
+  REQUIRE(log.pop() == "register:ok");
+  CHECK(reg.lookup("me") == std::vector<pid>{p});
+  CHECK(reg.send("me", "hello") == 1);
+  CHECK(log.pop() == "self:1:hello");
+}
+
+TEST_CASE("registry refuses an empty pid with no_process", "[registry]") {
+  registry reg{quiet_config()};
+  auto r = reg.register_process("k", pid{});
+  CHECK(r.status == register_status::no_process);
+  CHECK(reg.stats().entries == 0);
+}
+
+TEST_CASE("registry unregister stops delivery and frees a unique key", "[registry]") {
+  event_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config()};
+  auto a = spawn(n, session, &log, std::string{"a"});
+  auto b = spawn(n, session, &log, std::string{"b"});
+  REQUIRE(reg.register_process("k", a));
+  CHECK(reg.unregister_process("k", a));
+  CHECK_FALSE(reg.unregister_process("k", a));
+  CHECK(reg.lookup("k").empty());
+  CHECK(reg.registration_count() == 0);
+  REQUIRE(reg.register_process("k", b));
+  CHECK(reg.send("k", "m") == 1);
+  CHECK(log.pop() == "b:1:m");
+  // `a` unregistered but alive: nothing was enqueued to it.
+  CHECK(reg.stats().delivered == 1);
+  // Its exit later must not remove b's registration of the same key.
+  kill_and_wait(a);
+  CHECK(reg.lookup("k") == std::vector<pid>{b});
+}
+
+// -- send and broadcast --------------------------------------------------------
+
+TEST_CASE("registry send returns how many processes were reached", "[registry]") {
+  event_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config(registry_mode::duplicate)};
+  auto a = spawn(n, session, &log, std::string{"a"});
+  auto b = spawn(n, session, &log, std::string{"b"});
+  REQUIRE(reg.register_process("two", a));
+  REQUIRE(reg.register_process("two", b));
+  REQUIRE(reg.register_process("one", a));
+  CHECK(reg.send("two", "x") == 2);
+  CHECK(reg.send("one", "y") == 1);
+  CHECK(reg.send("none", "z") == 0);
+  REQUIRE(log.wait_count(3));
+  auto s = reg.stats();
+  CHECK(s.routed == 3);
+  CHECK(s.delivered == 3);
+  CHECK(s.buffered == 1);
+  CHECK(s.pending == 1);
+}
+
+TEST_CASE("registry broadcast reaches every registered process once and returns the count",
+          "[registry]") {
+  event_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config(registry_mode::duplicate)};
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(reg.register_process(i, spawn(n, session, &log, fmt::format("p{}", i))));
+  auto both = spawn(n, session, &log, std::string{"both"});
+  REQUIRE(reg.register_process(0, both));
+  REQUIRE(reg.register_process("absent", spawn(n, session, &log, std::string{"gone"})));
+  REQUIRE(reg.unregister_process("absent", reg.lookup("absent").front()));
+  REQUIRE(reg.send("absent", "waiting") == 0);
+  CHECK(reg.broadcast("all") == 6);
+  REQUIRE(log.wait_count(6));
+  for (int i = 0; i < 5; ++i)
+    CHECK(log.contains(fmt::format("p{}:1:all", i)));
+  CHECK(log.contains("both:1:all"));
+  // An absent key with pending messages keeps the broadcast for its return.
+  CHECK(reg.stats().pending == 2);
+  CHECK(reg.stats().delivered == 6);
+}
+
+// -- automatic unregistration --------------------------------------------------
+
+TEST_CASE("registry holds no entry for any of 10,000 killed processes", "[registry][exit]") {
+  node n{test::small_node()};
+  manual_clock clock;
+  auto cfg = quiet_config();
+  cfg.clock = clock.function();
+  registry reg{cfg};
+  constexpr int count = 10'000;
+  auto received = std::make_shared<std::atomic<std::size_t>>(0);
+  std::vector<pid> procs;
+  procs.reserve(count);
+  for (int i = 0; i < count; ++i) {
+    procs.push_back(spawn(n, counter, received));
+    REQUIRE(reg.register_process(i, procs.back()));
+  }
+  REQUIRE(reg.registration_count() == count);
+  REQUIRE(reg.broadcast("before") == count);
+  test::log_capture quiet{log::level::none}; // 10,000 crash reports otherwise
+  for (auto& p : procs)
+    libactor::exit(p, exit_reason::kill());
+  REQUIRE(test::eventually([&] { return reg.registration_count() == 0; }));
+  CHECK(reg.key_count() == 0);
+  for (int i = 0; i < count; ++i)
+    REQUIRE(reg.lookup(i).empty());
+  CHECK(reg.broadcast("after") == 0);
+  // Each key's id counter outlives its process by `max_age`, then goes.
+  CHECK(reg.stats().entries == count);
+  clock.advance(cfg.max_age);
+  reg.expire();
+  CHECK(reg.stats().entries == 0);
+  CHECK(test::eventually([&] { return n.process_count() == 0; }));
+}
+
+TEST_CASE("registry drops a registration before a monitor made earlier hears of the exit",
+          "[registry][exit]") {
+  event_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config()};
+  auto victim = spawn(n, session, &log, std::string{"victim"});
+  auto watcher = spawn(n, [&log](process& self, pid target) -> caf::behavior {
+    self.monitor(target);
+    self.on_down([&log](const pid&, const exit_reason&) { log.push("down"); });
+    log.push("watching");
+    return {[](stop_atom) {}};
+  }, victim);
+  REQUIRE(log.pop() == "watching");
+  REQUIRE(reg.register_process("user", victim));
+  libactor::exit(victim, exit_reason::error("crash"));
+  REQUIRE(log.pop() == "down");
+  // No polling: a supervisor restarting on this down would find the key free.
+  CHECK(reg.lookup("user").empty());
+  auto replacement = spawn(n, session, &log, std::string{"new"});
+  CHECK(reg.register_process("user", replacement));
+  (void) watcher;
+}
+
+TEST_CASE("registry refuses a process that already exited and keeps its pending messages", "[registry][exit]") {
+  event_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config()};
+  auto p = spawn(n, session, &log, std::string{"p"});
+  reg.send("late", "kept for a live process");
+  kill_and_wait(p);
+  CHECK(reg.register_process("late", p).status == register_status::no_process);
+  CHECK(reg.lookup("late").empty());
+  CHECK(reg.stats().pending == 1);
+  CHECK(reg.registration_count() == 0);
+}
+
+// -- buffering while absent ------------------------------------------------------
+
+TEST_CASE("registry buffers messages for an absent key and delivers them in order on registration",
+          "[registry][buffer]") {
+  event_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config()};
+  for (int i = 1; i <= 5; ++i)
+    REQUIRE(reg.send("bob", fmt::format("m{}", i)) == 0);
+  auto s = reg.stats();
+  CHECK(s.buffered == 5);
+  CHECK(s.pending == 5);
+  CHECK(s.keys == 0);
+  CHECK(reg.replay("bob", 0).size() == 5);
+  auto p = spawn(n, session, &log, std::string{"bob"});
+  auto r = reg.register_process("bob", p);
+  REQUIRE(r);
+  CHECK(r.delivered == 5);
+  CHECK(reg.send("bob", "m6") == 1);
+  for (int i = 1; i <= 6; ++i)
+    CHECK(log.pop() == fmt::format("bob:{}:m{}", i, i));
+  CHECK(reg.stats().pending == 0);
+  // Delivered and no replay window: nothing is kept.
+  CHECK(reg.replay("bob", 0).empty());
+}
+
+TEST_CASE("registry lets a restarted session continue its key's ids and get what was sent meanwhile",
+          "[registry][buffer]") {
+  event_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config()};
+  auto first = spawn(n, session, &log, std::string{"first"});
+  REQUIRE(reg.register_process("u", first));
+  REQUIRE(reg.send("u", "a") == 1);
+  REQUIRE(log.pop() == "first:1:a");
+  libactor::exit(first, exit_reason::error("crash"));
+  REQUIRE(test::eventually([&] { return reg.registration_count() == 0; }));
+  CHECK(reg.send("u", "b") == 0);
+  CHECK(reg.send("u", "c") == 0);
+  auto second = spawn(n, session, &log, std::string{"second"});
+  REQUIRE(reg.register_process("u", second));
+  CHECK(reg.send("u", "d") == 1);
+  CHECK(log.pop() == "second:2:b");
+  CHECK(log.pop() == "second:3:c");
+  CHECK(log.pop() == "second:4:d");
+}
+
+TEST_CASE("registry overflow of max_pending drops the oldest and counts each drop", "[registry][buffer]") {
+  event_log log;
+  node n{test::small_node()};
+  auto cfg = quiet_config();
+  cfg.max_pending = 3;
+  registry reg{cfg};
+  for (int i = 1; i <= 5; ++i)
+    reg.send("k", fmt::format("m{}", i));
+  auto s = reg.stats();
+  CHECK(s.buffered == 5);
+  CHECK(s.dropped_overflow == 2);
+  CHECK(s.pending == 3);
+  REQUIRE(reg.register_process("k", spawn(n, session, &log, std::string{"k"})).delivered == 3);
+  // The gap in ids (1, 2 missing) tells the receiver what was lost.
+  CHECK(log.pop() == "k:3:m3");
+  CHECK(log.pop() == "k:4:m4");
+  CHECK(log.pop() == "k:5:m5");
+}
+
+TEST_CASE("registry expires pending messages older than max_age and counts them", "[registry][buffer]") {
+  event_log log;
+  node n{test::small_node()};
+  manual_clock clock;
+  auto cfg = quiet_config();
+  cfg.max_age = 100ms;
+  cfg.clock = clock.function();
+  registry reg{cfg};
+  reg.send("k", "old1");
+  reg.send("k", "old2");
+  clock.advance(60ms);
+  reg.send("k", "young");
+  clock.advance(60ms); // old ones are now 120 ms old, "young" 60 ms
+  CHECK(reg.replay("k", 0) == std::vector<routed_message>{{3, "young"}});
+  auto r = reg.register_process("k", spawn(n, session, &log, std::string{"k"}));
+  CHECK(r.delivered == 1);
+  CHECK(log.pop() == "k:3:young");
+  auto s = reg.stats();
+  CHECK(s.expired == 2);
+  CHECK(s.pending == 0);
+  // expire() ages keys nobody touches.
+  reg.send("other", "x");
+  clock.advance(100ms);
+  CHECK(reg.expire() == 1);
+  CHECK(reg.stats().expired == 3);
+}
+
+TEST_CASE("registry sweep thread expires messages of keys nobody touches", "[registry][buffer]") {
+  manual_clock clock;
+  auto cfg = quiet_config();
+  cfg.max_age = 100ms;
+  cfg.sweep_interval = 5ms;
+  cfg.clock = clock.function();
+  registry reg{cfg};
+  reg.send("idle", "x");
+  clock.advance(100ms);
+  CHECK(test::eventually([&] { return reg.stats().expired == 1; }));
+  CHECK(test::eventually([&] { return reg.stats().entries == 0; }));
+}
+
+// -- replay --------------------------------------------------------------------------
+
+TEST_CASE("registry replay returns kept messages after an id and a last-seen registration gets them",
+          "[registry][replay]") {
+  event_log log;
+  node n{test::small_node()};
+  auto cfg = quiet_config();
+  cfg.replay_window = 4;
+  registry reg{cfg};
+  auto first = spawn(n, session, &log, std::string{"first"});
+  REQUIRE(reg.register_process("sse", first));
+  for (int i = 1; i <= 6; ++i)
+    REQUIRE(reg.send("sse", fmt::format("e{}", i)) == 1);
+  for (int i = 1; i <= 6; ++i)
+    REQUIRE(log.pop() == fmt::format("first:{}:e{}", i, i));
+  CHECK(reg.replay("sse", 3)
+        == std::vector<routed_message>{{4, "e4"}, {5, "e5"}, {6, "e6"}});
+  // The window keeps the 4 newest delivered messages.
+  CHECK(reg.replay("sse", 0).front().id == 3);
+  CHECK(reg.replay("sse", 6).empty());
+  kill_and_wait(first);
+  REQUIRE(test::eventually([&] { return reg.registration_count() == 0; }));
+  REQUIRE(reg.send("sse", "e7") == 0);
+  REQUIRE(reg.send("sse", "e8") == 0);
+  CHECK(reg.replay("sse", 5).size() == 3);
+  // The client saw up to 5 (6 was lost with the old session's socket).
+  auto second = spawn(n, session, &log, std::string{"second"});
+  auto r = reg.register_process("sse", second, std::uint64_t{5});
+  REQUIRE(r);
+  CHECK(r.delivered == 3);
+  for (auto id : {6, 7, 8})
+    CHECK(log.pop() == fmt::format("second:{}:e{}", id, id));
+  auto s = reg.stats();
+  CHECK(s.replayed == 1);
+  CHECK(s.pending == 0);
+}
+
+TEST_CASE("registry gives everything kept to a last-seen id beyond the key's newest id", "[registry][replay]") {
+  event_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config()};
+  reg.send("k", "fresh");
+  // The client's id 57 comes from before the key was forgotten.
+  auto r = reg.register_process("k", spawn(n, session, &log, std::string{"k"}), std::uint64_t{57});
+  CHECK(r.delivered == 1);
+  CHECK(log.pop() == "k:1:fresh");
+}
+
+// -- transport seam -----------------------------------------------------------------
+
+TEST_CASE("registry transport receives sends and broadcasts and local delivery does not echo",
+          "[registry][transport]") {
+  struct fake_transport : registry_transport {
+    std::atomic<int> sends{0};
+    std::atomic<int> broadcasts{0};
+    std::size_t forward(const registry_key&, const std::string&) override {
+      ++sends;
+      return 10;
+    }
+    std::size_t forward_broadcast(const std::string&) override {
+      ++broadcasts;
+      return 20;
+    }
+  };
+  event_log log;
+  node n{test::small_node()};
+  auto transport = std::make_shared<fake_transport>();
+  auto cfg = quiet_config();
+  cfg.transport = transport;
+  registry reg{cfg};
+  REQUIRE(reg.register_process("k", spawn(n, session, &log, std::string{"k"})));
+  CHECK(reg.send("k", "a") == 11);
+  CHECK(reg.broadcast("b") == 21);
+  CHECK(reg.send_local("k", "c") == 1);
+  CHECK(reg.broadcast_local("d") == 1);
+  CHECK(transport->sends == 1);
+  CHECK(transport->broadcasts == 1);
+  REQUIRE(log.wait_count(4));
+}
+
+// -- concurrency ------------------------------------------------------------------
+
+TEST_CASE("registry delivers concurrent sends to one key in id order and keeps each sender's order",
+          "[registry][race]") {
+  event_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config()};
+  auto p = spawn(n, session, &log, std::string{"p"});
+  REQUIRE(reg.register_process("hot", p));
+  constexpr int senders = 4;
+  constexpr int per_sender = 2'000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < senders; ++t)
+    threads.emplace_back([&reg, t] {
+      for (int i = 0; i < per_sender; ++i)
+        reg.send("hot", fmt::format("{}.{}", t, i));
+    });
+  for (auto& t : threads)
+    t.join();
+  REQUIRE(log.wait_count(senders * per_sender));
+  auto events = log.snapshot();
+  std::vector<int> next(senders, 0);
+  std::uint64_t expected_id = 1;
+  bool ids_in_order = true;
+  bool senders_in_order = true;
+  for (auto& ev : events) {
+    unsigned long long id = 0;
+    int t = 0, i = 0;
+    REQUIRE(std::sscanf(ev.c_str(), "p:%llu:%d.%d", &id, &t, &i) == 3);
+    ids_in_order = ids_in_order && id == expected_id++;
+    senders_in_order = senders_in_order && i == next[t]++;
+  }
+  CHECK(ids_in_order);
+  CHECK(senders_in_order);
+  CHECK(reg.stats().delivered == senders * per_sender);
+}
+
+TEST_CASE("registry leaves no stale entry when register, unregister, exit and send race on several threads",
+          "[registry][race]") {
+  auto mode = GENERATE(registry_mode::unique, registry_mode::duplicate);
+  node n{test::small_node()};
+  auto cfg = quiet_config(mode);
+  cfg.partitions = 4; // more collisions on each partition lock
+  registry reg{cfg};
+  constexpr int procs_count = 2'000;
+  constexpr int keys = 50;
+  auto received = std::make_shared<std::atomic<std::size_t>>(0);
+  std::vector<pid> procs;
+  for (int i = 0; i < procs_count; ++i)
+    procs.push_back(spawn(n, counter, received));
+  test::log_capture quiet{log::level::none}; // 2,000 crash reports otherwise
+  std::atomic<bool> go{false};
+  std::atomic<std::size_t> sends{0};
+  auto wait_go = [&] {
+    while (!go.load())
+      std::this_thread::yield();
+  };
+  std::thread registrar{[&] {
+    wait_go();
+    for (int i = 0; i < procs_count; ++i)
+      reg.register_process(i % keys, procs[i]);
+  }};
+  std::thread unregistrar{[&] {
+    wait_go();
+    for (int i = 0; i < procs_count; i += 3)
+      reg.unregister_process(i % keys, procs[i]);
+  }};
+  std::thread killer{[&] {
+    wait_go();
+    for (int i = procs_count - 1; i >= 0; --i)
+      libactor::exit(procs[i], exit_reason::kill());
+  }};
+  std::thread sender{[&] {
+    wait_go();
+    for (int round = 0; round < 20; ++round)
+      for (int k = 0; k < keys; ++k) {
+        reg.send(k, "x");
+        ++sends;
+      }
+    reg.broadcast("y");
+  }};
+  go = true;
+  registrar.join();
+  unregistrar.join();
+  killer.join();
+  sender.join();
+  REQUIRE(test::eventually([&] { return n.process_count() == 0; }));
+  REQUIRE(test::eventually([&] { return reg.registration_count() == 0; }));
+  CHECK(reg.key_count() == 0);
+  for (int k = 0; k < keys; ++k)
+    CHECK(reg.lookup(k).empty());
+  auto s = reg.stats();
+  CHECK(s.routed >= sends.load());
+  CHECK(s.pending + s.dropped_overflow + s.expired <= s.buffered);
+}

@@ -1,0 +1,912 @@
+#include "libactor/supervisor.hpp"
+
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <caf/atom.hpp>
+#include <catch2/catch.hpp>
+
+#include "libactor/process.hpp"
+#include "support/event_log.hpp"
+#include "support/log_capture.hpp"
+#include "support/test_node.hpp"
+
+using namespace libactor;
+using namespace std::chrono_literals;
+using test::event_log;
+using test::eventually;
+
+namespace {
+
+using crash_atom = caf::atom_constant<caf::atom("crash")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+
+/// How a fixture child ends when told to.
+enum class ending : int { crash, normal, shutdown };
+
+/// What a fixture child does with a `shutdown` exit signal.
+enum class on_shutdown : int {
+  die,    ///< Does not trap exits: ends at once.
+  linger, ///< Traps, records it, ends 100 ms later (a slow but orderly stop).
+  ignore, ///< Traps and ignores it: only `kill` ends it.
+};
+
+/// The children of one test: each records its starts and its current pid,
+/// which the test needs to crash it.
+struct children {
+  event_log log;
+
+  /// Called by the start function, in the supervisor: the pid is known as
+  /// soon as the supervisor call that started the child returns.
+  void spawned(const std::string& id, pid p) {
+    std::lock_guard<std::mutex> guard{mtx};
+    pids[id] = std::move(p);
+  }
+
+  /// Called by the child's body once it runs.
+  void started(const std::string& id) {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      ++starts[id];
+    }
+    log.push("start:" + id);
+  }
+
+  int starts_of(const std::string& id) {
+    std::lock_guard<std::mutex> guard{mtx};
+    return starts[id];
+  }
+
+  pid pid_of(const std::string& id) {
+    std::lock_guard<std::mutex> guard{mtx};
+    return pids[id];
+  }
+
+  std::mutex mtx;
+  std::map<std::string, pid> pids;
+  std::map<std::string, int> starts;
+};
+
+using linger_atom = caf::atom_constant<caf::atom("linger")>;
+
+caf::behavior worker(process& self, children* fx, std::string id, on_shutdown mode) {
+  fx->started(id);
+  if (mode != on_shutdown::die) {
+    self.trap_exit(true);
+    self.on_exit([self, fx, id, mode](const pid&, const exit_reason& why) mutable {
+      fx->log.push("stopping:" + id);
+      if (mode == on_shutdown::linger)
+        self.send_after(100ms, linger_atom::value, why.what() == exit_reason::kind::shutdown);
+    });
+  }
+  return {
+    [id](crash_atom) -> void { throw std::runtime_error("crash " + id); },
+    [self](stop_atom, int how) mutable {
+      self.exit(static_cast<ending>(how) == ending::normal ? exit_reason::normal()
+                                                            : exit_reason::shutdown());
+    },
+    [self, fx, id](linger_atom, bool) mutable {
+      fx->log.push("stopped:" + id);
+      self.exit(exit_reason::shutdown());
+    },
+    [fx, id](ping_atom) { fx->log.push("ping:" + id); },
+  };
+}
+
+child_spec worker_spec(children* fx, std::string id, restart_type restart = restart_type::permanent,
+                       std::optional<shutdown_mode> shutdown = {},
+                       on_shutdown mode = on_shutdown::die) {
+  auto start = [fx, id, mode](process& sup, const std::any&) {
+    fx->log.push("spawn:" + id); // in the supervisor, so in start order
+    auto p = sup.spawn_with(detail::spawn_mode::link, spawn_options{id}, worker, fx, id, mode);
+    fx->spawned(id, p);
+    return p;
+  };
+  return child_spec{id, start, restart, shutdown, child_type::worker};
+}
+
+/// Dynamic children get their id as the start argument, a shared_ptr as a
+/// socket would travel.
+child_spec dynamic_spec(children* fx, restart_type restart = restart_type::permanent) {
+  auto start = [fx](process& sup, const std::any& args) {
+    auto id = *std::any_cast<std::shared_ptr<const std::string>>(args);
+    auto p = sup.spawn_link(worker, fx, id, on_shutdown::die);
+    fx->spawned(id, p);
+    return p;
+  };
+  return child_spec{"session", start, restart, {}, child_type::worker};
+}
+
+std::any arg(std::string id) {
+  return std::make_shared<const std::string>(std::move(id));
+}
+
+supervisor_spec spec_of(restart_strategy s, std::vector<child_spec> xs, int intensity = 10,
+                        std::chrono::milliseconds period = 60s) {
+  supervisor_spec spec;
+  spec.name = "test_supervisor";
+  spec.flags = supervisor_flags{s, intensity, period};
+  spec.children = std::move(xs);
+  return spec;
+}
+
+pid started(node& n, supervisor_spec spec) {
+  auto r = supervisor::start(n, std::move(spec));
+  REQUIRE(r.ok());
+  return r.value();
+}
+
+/// `id -> status` from which_children.
+std::map<std::string, child_info::state> statuses(node& n, const pid& sup) {
+  auto r = supervisor::which_children(n, sup);
+  REQUIRE(r.ok());
+  std::map<std::string, child_info::state> out;
+  for (auto& c : r.value())
+    out[c.id] = c.status;
+  return out;
+}
+
+bool wait_starts(children& fx, const std::string& id, int n) {
+  return eventually([&] { return fx.starts_of(id) >= n; });
+}
+
+std::vector<std::string> events_with(const event_log& log, const std::string& prefix) {
+  std::vector<std::string> out;
+  for (auto& e : log.snapshot())
+    if (e.rfind(prefix, 0) == 0)
+      out.push_back(e);
+  return out;
+}
+
+/// Index of the first occurrence of `event`, -1 if none.
+std::ptrdiff_t position(const std::vector<std::string>& xs, const std::string& event) {
+  auto i = std::find(xs.begin(), xs.end(), event);
+  return i == xs.end() ? -1 : i - xs.begin();
+}
+
+} // namespace
+
+// -- strategies -------------------------------------------------------------------------
+
+TEST_CASE("a one_for_one supervisor restarts only the crashed child", "[supervisor]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  auto sup = started(n, spec_of(restart_strategy::one_for_one,
+                                {worker_spec(&fx, "a"), worker_spec(&fx, "b"), worker_spec(&fx, "c")}));
+  auto a = fx.pid_of("a");
+  auto c = fx.pid_of("c");
+  send(fx.pid_of("b"), crash_atom::value);
+  REQUIRE(wait_starts(fx, "b", 2));
+  CHECK(fx.starts_of("a") == 1);
+  CHECK(fx.starts_of("c") == 1);
+  CHECK(alive(a));
+  CHECK(alive(c));
+  auto st = statuses(n, sup);
+  CHECK(st["b"] == child_info::state::running);
+  CHECK(alive(fx.pid_of("b")));
+}
+
+TEST_CASE("a one_for_all supervisor stops the others newest first and restarts all in start order",
+          "[supervisor]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  auto sup = started(n, spec_of(restart_strategy::one_for_all,
+                                {worker_spec(&fx, "a", restart_type::permanent, {}, on_shutdown::linger),
+                                 worker_spec(&fx, "b"),
+                                 worker_spec(&fx, "c", restart_type::permanent, {}, on_shutdown::linger)}));
+  send(fx.pid_of("b"), crash_atom::value);
+  REQUIRE(wait_starts(fx, "c", 2));
+  auto ev = fx.log.snapshot();
+  // c stops completely before a is asked to (reverse start order, one at a time).
+  CHECK(position(ev, "stopping:c") < position(ev, "stopped:c"));
+  CHECK(position(ev, "stopped:c") < position(ev, "stopping:a"));
+  auto last_spawn_of_a = ev.rend() - std::find(ev.rbegin(), ev.rend(), std::string{"spawn:a"}) - 1;
+  CHECK(position(ev, "stopped:a") < last_spawn_of_a);
+  auto spawns = events_with(fx.log, "spawn:");
+  REQUIRE(spawns.size() == 6);
+  CHECK(std::vector<std::string>(spawns.begin() + 3, spawns.end())
+        == std::vector<std::string>{"spawn:a", "spawn:b", "spawn:c"});
+  CHECK(statuses(n, sup).size() == 3);
+}
+
+TEST_CASE("a rest_for_one supervisor restarts the crashed child and those started after it",
+          "[supervisor]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  auto sup = started(n, spec_of(restart_strategy::rest_for_one,
+                                {worker_spec(&fx, "a"), worker_spec(&fx, "b"), worker_spec(&fx, "c"),
+                                 worker_spec(&fx, "d")}));
+  auto a = fx.pid_of("a");
+  send(fx.pid_of("b"), crash_atom::value);
+  REQUIRE(wait_starts(fx, "d", 2));
+  CHECK(fx.starts_of("a") == 1);
+  CHECK(fx.starts_of("b") == 2);
+  CHECK(fx.starts_of("c") == 2);
+  CHECK(alive(a));
+  auto spawns = events_with(fx.log, "spawn:");
+  CHECK(std::vector<std::string>(spawns.end() - 3, spawns.end())
+        == std::vector<std::string>{"spawn:b", "spawn:c", "spawn:d"});
+  (void) sup;
+}
+
+TEST_CASE("a simple_one_for_one supervisor starts children with arguments and restarts one with the same arguments",
+          "[supervisor]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  auto sup = started(n, spec_of(restart_strategy::simple_one_for_one, {dynamic_spec(&fx)}));
+  // A move-only payload, as a socket will be: it travels inside a shared_ptr.
+  auto token = std::make_shared<std::unique_ptr<int>>(std::make_unique<int>(42));
+  std::vector<pid> kids;
+  for (auto id : {"s1", "s2", "s3"}) {
+    auto r = supervisor::start_child(n, sup, arg(id));
+    REQUIRE(r.ok());
+    kids.push_back(r.value());
+  }
+  CHECK(kids[0] == fx.pid_of("s1"));
+  send(kids[1], crash_atom::value);
+  REQUIRE(wait_starts(fx, "s2", 2));
+  CHECK(fx.starts_of("s1") == 1);
+  CHECK(fx.starts_of("s3") == 1);
+  CHECK(fx.pid_of("s2") != kids[1]);
+  auto counts = supervisor::count_children(n, sup);
+  REQUIRE(counts.ok());
+  CHECK(counts.value().specs == 1);
+  CHECK(counts.value().active == 3);
+  CHECK(counts.value().workers == 3);
+  // The argument can carry a move-only resource through a shared_ptr.
+  auto with_token = child_spec{"holder",
+                               [](process& sup2, const std::any& args) {
+                                 auto t = std::any_cast<std::shared_ptr<std::unique_ptr<int>>>(args);
+                                 return sup2.spawn_link([](process&, int v) -> caf::behavior {
+                                   return {[v](ping_atom) { return v; }};
+                                 }, **t);
+                               },
+                               restart_type::temporary, {}, child_type::worker};
+  auto sup2 = started(n, spec_of(restart_strategy::simple_one_for_one, {with_token}));
+  auto r = supervisor::start_child(n, sup2, token);
+  REQUIRE(r.ok());
+  auto reply = call<int>(n, r.value(), 5s, ping_atom::value);
+  REQUIRE(reply.ok());
+  CHECK(reply.value() == 42);
+}
+
+// -- restart types ------------------------------------------------------------------------
+
+TEST_CASE("a supervisor restarts permanent children always, transient ones only after an abnormal exit, temporary ones never",
+          "[supervisor]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  auto sup = started(n, spec_of(restart_strategy::one_for_one,
+                                {worker_spec(&fx, "p", restart_type::permanent),
+                                 worker_spec(&fx, "t", restart_type::transient),
+                                 worker_spec(&fx, "tmp", restart_type::temporary)}));
+  SECTION("normal exits") {
+    for (auto id : {"p", "t", "tmp"})
+      send(fx.pid_of(id), stop_atom::value, static_cast<int>(ending::normal));
+    REQUIRE(wait_starts(fx, "p", 2));
+    REQUIRE(eventually([&] {
+      auto st = statuses(n, sup);
+      return st.size() == 2 && st["t"] == child_info::state::undefined;
+    }));
+    CHECK(fx.starts_of("t") == 1);
+    CHECK(fx.starts_of("tmp") == 1);
+  }
+  SECTION("shutdown exits count as normal for transient") {
+    send(fx.pid_of("t"), stop_atom::value, static_cast<int>(ending::shutdown));
+    REQUIRE(eventually([&] { return statuses(n, sup)["t"] == child_info::state::undefined; }));
+    CHECK(fx.starts_of("t") == 1);
+  }
+  SECTION("crashes") {
+    auto tmp = fx.pid_of("tmp");
+    for (auto id : {"p", "t", "tmp"})
+      send(fx.pid_of(id), crash_atom::value);
+    REQUIRE(wait_starts(fx, "p", 2));
+    REQUIRE(wait_starts(fx, "t", 2));
+    REQUIRE(eventually([&] { return statuses(n, sup).count("tmp") == 0; }));
+    CHECK(fx.starts_of("tmp") == 1);
+    CHECK_FALSE(alive(tmp));
+  }
+  SECTION("killed counts as abnormal") {
+    exit(fx.pid_of("t"), exit_reason::kill());
+    REQUIRE(wait_starts(fx, "t", 2));
+  }
+}
+
+// -- shutdown -----------------------------------------------------------------------------
+
+TEST_CASE("brutal_kill makes the supervisor end a child at once, even one that traps exits",
+          "[supervisor][shutdown]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  auto sup = started(n, spec_of(restart_strategy::one_for_one,
+                                {worker_spec(&fx, "k", restart_type::permanent, brutal_kill,
+                                             on_shutdown::ignore)}));
+  auto k = fx.pid_of("k");
+  auto r = supervisor::terminate_child(n, sup, "k");
+  REQUIRE(r.ok());
+  CHECK_FALSE(alive(k));
+  CHECK_FALSE(fx.log.contains("stopping:k"));
+  CHECK(statuses(n, sup)["k"] == child_info::state::undefined);
+}
+
+TEST_CASE("the supervisor kills a child that ignores shutdown after its shutdown timeout",
+          "[supervisor][shutdown]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  test::log_capture logs{log::level::warning};
+  auto sup = started(n, spec_of(restart_strategy::one_for_one,
+                                {worker_spec(&fx, "stubborn", restart_type::permanent,
+                                             shutdown_mode{150ms}, on_shutdown::ignore)}));
+  auto child = fx.pid_of("stubborn");
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = supervisor::terminate_child(n, sup, "stubborn");
+  auto took = std::chrono::steady_clock::now() - t0;
+  REQUIRE(r.ok());
+  CHECK(fx.log.contains("stopping:stubborn"));
+  CHECK_FALSE(alive(child));
+  // A lower bound only: the kill cannot come before the timeout.
+  CHECK(took >= 150ms);
+  CHECK(logs.matching({"event=shutdown_timeout", "shutdown=150ms"}).size() == 1);
+  CHECK(fx.starts_of("stubborn") == 1);
+}
+
+TEST_CASE("with shutdown infinity the supervisor waits for a child that takes its time to stop",
+          "[supervisor][shutdown]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  test::log_capture logs{log::level::warning};
+  auto sup = started(n, spec_of(restart_strategy::one_for_one,
+                                {worker_spec(&fx, "slow", restart_type::permanent, infinity,
+                                             on_shutdown::linger)}));
+  auto r = supervisor::terminate_child(n, sup, "slow");
+  REQUIRE(r.ok());
+  // The reply comes only after the child stopped by itself, with `shutdown`.
+  CHECK(fx.log.contains("stopped:slow"));
+  CHECK(logs.matching({"event=shutdown_timeout"}).empty());
+  CHECK(logs.matching({"event=shutdown_error"}).empty());
+}
+
+TEST_CASE("a supervisor told to shut down stops its children newest first, then exits",
+          "[supervisor][shutdown]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  auto sup = started(n, spec_of(restart_strategy::one_for_one,
+                                {worker_spec(&fx, "a", restart_type::permanent, {}, on_shutdown::linger),
+                                 worker_spec(&fx, "b", restart_type::permanent, {}, on_shutdown::linger),
+                                 worker_spec(&fx, "c", restart_type::permanent, {}, on_shutdown::linger)}));
+  exit(sup, exit_reason::shutdown());
+  REQUIRE(eventually([&] { return !alive(sup); }));
+  auto stops = events_with(fx.log, "stop");
+  CHECK(stops == std::vector<std::string>{"stopping:c", "stopped:c", "stopping:b", "stopped:b",
+                                          "stopping:a", "stopped:a"});
+  CHECK(fx.starts_of("a") == 1);
+}
+
+// -- intensity ----------------------------------------------------------------------------
+
+TEST_CASE("more restarts than intensity within period stop the children and end the supervisor with shutdown",
+          "[supervisor][intensity]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  test::log_capture logs{log::level::info};
+  auto sup = started(n, spec_of(restart_strategy::one_for_one,
+                                {worker_spec(&fx, "steady"), worker_spec(&fx, "flaky")}, 2, 60s));
+  auto watcher = spawn(n, [&fx](process& self, pid target) -> caf::behavior {
+    self.monitor(target);
+    self.on_down([&fx](const pid&, const exit_reason& why) { fx.log.push("sup-down:" + to_string(why)); });
+    return {[](int) {}};
+  }, sup);
+  for (int i = 1; i <= 2; ++i) {
+    send(fx.pid_of("flaky"), crash_atom::value);
+    REQUIRE(wait_starts(fx, "flaky", i + 1));
+  }
+  CHECK(alive(sup));
+  auto steady = fx.pid_of("steady");
+  send(fx.pid_of("flaky"), crash_atom::value);
+  REQUIRE(fx.log.wait_for("sup-down:shutdown"));
+  CHECK_FALSE(alive(steady));
+  CHECK(fx.starts_of("flaky") == 3);
+  auto sup_name = fmt::format("supervisor={}", sup);
+  CHECK(logs.matching({"event=reached_max_restart_intensity", sup_name, "child_id=flaky",
+                       "reason=\"error(crash flaky)\"", "intensity=2"}).size() == 1);
+  CHECK(logs.matching({"event=shutdown", sup_name, "reason=reached_max_restart_intensity"}).size() == 1);
+  CHECK(logs.matching({"event=child_terminated", sup_name, "child_id=flaky", "action=restart"}).size() == 3);
+  (void) watcher;
+}
+
+TEST_CASE("restarts older than the supervisor's period do not count toward intensity",
+          "[supervisor][intensity]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  // Intensity 1 in 50 ms: two crashes spaced by more than the period are fine.
+  auto sup = started(n, spec_of(restart_strategy::one_for_one, {worker_spec(&fx, "w")}, 1, 50ms));
+  send(fx.pid_of("w"), crash_atom::value);
+  REQUIRE(wait_starts(fx, "w", 2));
+  std::this_thread::sleep_for(120ms); // lets the period pass; not a synchronisation
+  send(fx.pid_of("w"), crash_atom::value);
+  REQUIRE(wait_starts(fx, "w", 3));
+  CHECK(alive(sup));
+}
+
+TEST_CASE("intensity escalates up a three-level supervisor tree until the top gives up",
+          "[supervisor][intensity]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  test::log_capture logs{log::level::info};
+  // top (intensity 1) -> mid (intensity 1) -> leaf (intensity 0) -> w
+  auto leaf = spec_of(restart_strategy::one_for_one, {worker_spec(&fx, "w")}, 0);
+  leaf.name = "leaf_sup";
+  auto mid = spec_of(restart_strategy::one_for_one, {supervisor::child("leaf", leaf)}, 1);
+  mid.name = "mid_sup";
+  auto top = spec_of(restart_strategy::one_for_one,
+                     {worker_spec(&fx, "sibling"), supervisor::child("mid", mid)}, 1);
+  top.name = "top_sup";
+  auto sup = started(n, std::move(top));
+  REQUIRE(wait_starts(fx, "w", 1));
+
+  // 1: leaf gives up at once (intensity 0); mid restarts it.
+  send(fx.pid_of("w"), crash_atom::value);
+  REQUIRE(wait_starts(fx, "w", 2));
+  CHECK(logs.matching({"event=shutdown", "name=leaf_sup"}).size() == 1);
+  CHECK(logs.matching({"event=shutdown", "name=mid_sup"}).empty());
+  // 2: leaf gives up again; mid's second restart exceeds its intensity, so
+  // mid gives up too and top restarts mid (and with it a new leaf and w).
+  send(fx.pid_of("w"), crash_atom::value);
+  REQUIRE(wait_starts(fx, "w", 3));
+  CHECK(logs.matching({"event=shutdown", "name=mid_sup"}).size() == 1);
+  CHECK(alive(sup));
+  CHECK(fx.starts_of("sibling") == 1);
+  // 3 and 4: the same again, and now the top's second restart of mid
+  // exceeds the top's intensity: the whole tree stops.
+  send(fx.pid_of("w"), crash_atom::value);
+  REQUIRE(wait_starts(fx, "w", 4));
+  auto sibling = fx.pid_of("sibling");
+  send(fx.pid_of("w"), crash_atom::value);
+  REQUIRE(eventually([&] { return !alive(sup); }));
+  CHECK_FALSE(alive(sibling));
+  CHECK(logs.matching({"event=shutdown", "name=top_sup", "reason=reached_max_restart_intensity"}).size()
+        == 1);
+  CHECK(eventually([&] { return n.process_count() == 0; }));
+}
+
+// -- start failures -------------------------------------------------------------------------
+
+TEST_CASE("a child that fails to start makes the supervisor's start fail with the reason",
+          "[supervisor][start]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  test::log_capture logs{log::level::error};
+  SECTION("a start function that throws") {
+    auto bad = child_spec{"db", [](process&, const std::any&) -> pid { throw std::runtime_error("no database"); },
+                          restart_type::permanent, {}, child_type::worker};
+    auto r = supervisor::start(n, spec_of(restart_strategy::one_for_one,
+                                          {worker_spec(&fx, "a", restart_type::permanent, {},
+                                                       on_shutdown::linger),
+                                           bad, worker_spec(&fx, "c")}));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().what() == supervisor_error::kind::start_failed);
+    CHECK(r.error().reason().find("id=db") != std::string::npos);
+    CHECK(r.error().reason().find("no database") != std::string::npos);
+    // a was started and stopped again before start returned; c never started.
+    CHECK(fx.log.contains("stopped:a"));
+    CHECK(fx.starts_of("c") == 0);
+    CHECK(logs.matching({"event=start_error", "child_id=db", "no database"}).size() == 1);
+  }
+  SECTION("a start function that returns no pid") {
+    auto none = child_spec{"ghost", [](process&, const std::any&) { return pid{}; },
+                           restart_type::permanent, {}, child_type::worker};
+    auto r = supervisor::start(n, spec_of(restart_strategy::one_for_all, {none}));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason().find("returned no pid") != std::string::npos);
+  }
+  SECTION("an invalid spec") {
+    auto r = supervisor::start(n, spec_of(restart_strategy::one_for_one,
+                                          {worker_spec(&fx, "a"), worker_spec(&fx, "a")}));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().what() == supervisor_error::kind::bad_spec);
+  }
+  CHECK(eventually([&] { return n.process_count() == 0; }));
+}
+
+TEST_CASE("the supervisor retries a failed restart and each retry counts toward intensity",
+          "[supervisor][start]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  auto failures_left = std::make_shared<std::atomic<int>>(0);
+  auto flaky = child_spec{"flaky",
+                          [&fx, failures_left](process& sup, const std::any&) {
+                            if (failures_left->fetch_sub(1) > 0)
+                              throw std::runtime_error("not yet");
+                            auto p = sup.spawn_link(worker, &fx, std::string{"flaky"}, on_shutdown::die);
+                            fx.spawned("flaky", p);
+                            return p;
+                          },
+                          restart_type::permanent, {}, child_type::worker};
+  SECTION("a retry that succeeds") {
+    auto sup = started(n, spec_of(restart_strategy::one_for_one, {flaky}, 5));
+    failures_left->store(2);
+    send(fx.pid_of("flaky"), crash_atom::value);
+    REQUIRE(wait_starts(fx, "flaky", 2));
+    CHECK(alive(sup));
+    CHECK(eventually([&] { return statuses(n, sup)["flaky"] == child_info::state::running; }));
+  }
+  SECTION("retries that keep failing escalate") {
+    auto sup = started(n, spec_of(restart_strategy::one_for_one, {flaky}, 3));
+    failures_left->store(1000);
+    send(fx.pid_of("flaky"), crash_atom::value);
+    REQUIRE(eventually([&] { return !alive(sup); }));
+    // One restart after the crash plus three retries: the fourth exceeds 3.
+    CHECK(failures_left->load() == 1000 - 3);
+  }
+}
+
+TEST_CASE("start_link from inside a process links the supervisor to its parent",
+          "[supervisor][start]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  auto parent = spawn(n, [&fx](process& self, supervisor_spec spec) -> caf::behavior {
+    self.trap_exit(true);
+    self.on_exit([&fx, self](const pid&, const exit_reason& why) mutable {
+      fx.log.push("parent-saw:" + to_string(why));
+      if (why == exit_reason::shutdown())
+        self.exit(why); // the node is stopping
+    });
+    auto bad = child_spec{"bad", [](process&, const std::any&) -> pid { throw std::runtime_error("nope"); },
+                          restart_type::permanent, {}, child_type::worker};
+    spec.children.push_back(bad);
+    supervisor::start_link(self, spec);
+    return {[](int) {}};
+  }, spec_of(restart_strategy::one_for_one, {worker_spec(&fx, "a")}));
+  REQUIRE(fx.log.wait_for("parent-saw:error(failed_to_start_child id=bad reason=nope)"));
+  CHECK(fx.starts_of("a") == 1);
+  (void) parent;
+}
+
+TEST_CASE("a supervisor ends with its parent after stopping its children", "[supervisor]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  auto holder = std::make_shared<std::promise<pid>>();
+  auto fut = holder->get_future();
+  auto parent = spawn(n, [holder](process& self, supervisor_spec spec) -> caf::behavior {
+    holder->set_value(supervisor::start_link(self, spec));
+    return {[self](stop_atom) mutable { self.exit(exit_reason::error("parent died")); }};
+  }, spec_of(restart_strategy::one_for_one,
+             {worker_spec(&fx, "a", restart_type::permanent, {}, on_shutdown::linger)}));
+  auto sup = fut.get();
+  REQUIRE(wait_starts(fx, "a", 1));
+  send(parent, stop_atom::value);
+  REQUIRE(eventually([&] { return !alive(sup); }));
+  CHECK(fx.log.contains("stopped:a"));
+  CHECK(fx.starts_of("a") == 1);
+}
+
+// -- the API ----------------------------------------------------------------------------------
+
+TEST_CASE("supervisor start_child, terminate_child, restart_child and delete_child follow OTP's rules",
+          "[supervisor][api]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  using k = supervisor_error::kind;
+  auto sup = started(n, spec_of(restart_strategy::one_for_one, {worker_spec(&fx, "a")}));
+
+  auto b = supervisor::start_child(n, sup, worker_spec(&fx, "b"));
+  REQUIRE(b.ok());
+  REQUIRE(wait_starts(fx, "b", 1));
+  CHECK(b.value() == fx.pid_of("b"));
+  auto again = supervisor::start_child(n, sup, worker_spec(&fx, "b"));
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().what() == k::already_started);
+
+  REQUIRE(supervisor::terminate_child(n, sup, "b").ok());
+  CHECK_FALSE(alive(b.value()));
+  CHECK(statuses(n, sup)["b"] == child_info::state::undefined);
+  auto present = supervisor::start_child(n, sup, worker_spec(&fx, "b"));
+  REQUIRE_FALSE(present.ok());
+  CHECK(present.error().what() == k::already_present);
+
+  auto b2 = supervisor::restart_child(n, sup, "b");
+  REQUIRE(b2.ok());
+  CHECK(alive(b2.value()));
+  CHECK(wait_starts(fx, "b", 2));
+  CHECK(supervisor::restart_child(n, sup, "b").error().what() == k::running);
+  CHECK(supervisor::delete_child(n, sup, "b").error().what() == k::running);
+  REQUIRE(supervisor::terminate_child(n, sup, "b").ok());
+  REQUIRE(supervisor::delete_child(n, sup, "b").ok());
+  CHECK(supervisor::restart_child(n, sup, "b").error().what() == k::not_found);
+  CHECK(supervisor::terminate_child(n, sup, "zz").error().what() == k::not_found);
+  CHECK(supervisor::delete_child(n, sup, "zz").error().what() == k::not_found);
+
+  auto failing = child_spec{"f", [](process&, const std::any&) -> pid { throw std::runtime_error("cannot"); },
+                            restart_type::permanent, {}, child_type::worker};
+  auto f = supervisor::start_child(n, sup, failing);
+  REQUIRE_FALSE(f.ok());
+  CHECK(f.error().what() == k::start_failed);
+  CHECK(f.error().reason() == "cannot");
+
+  auto nested = supervisor::start_child(
+    n, sup, supervisor::child("inner", spec_of(restart_strategy::one_for_one, {worker_spec(&fx, "x")})));
+  REQUIRE(nested.ok());
+  auto which = supervisor::which_children(n, sup);
+  REQUIRE(which.ok());
+  REQUIRE(which.value().size() == 2);
+  CHECK(which.value()[0].id == "a");
+  CHECK(which.value()[0].type == child_type::worker);
+  CHECK(which.value()[1].id == "inner");
+  CHECK(which.value()[1].type == child_type::supervisor);
+  CHECK(which.value()[1].child == nested.value());
+  auto counts = supervisor::count_children(n, sup);
+  REQUIRE(counts.ok());
+  CHECK(counts.value().specs == 2);
+  CHECK(counts.value().active == 2);
+  CHECK(counts.value().workers == 1);
+  CHECK(counts.value().supervisors == 1);
+  // A temporary child's spec goes away when it is terminated.
+  REQUIRE(supervisor::start_child(n, sup, worker_spec(&fx, "tmp", restart_type::temporary)).ok());
+  REQUIRE(supervisor::terminate_child(n, sup, "tmp").ok());
+  CHECK(statuses(n, sup).count("tmp") == 0);
+}
+
+TEST_CASE("a simple_one_for_one supervisor lists, counts and terminates its children by pid",
+          "[supervisor][api]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  using k = supervisor_error::kind;
+  auto sup = started(n, spec_of(restart_strategy::simple_one_for_one, {dynamic_spec(&fx)}));
+  auto s1 = supervisor::start_child(n, sup, arg("s1"));
+  auto s2 = supervisor::start_child(n, sup, arg("s2"));
+  REQUIRE(s1.ok());
+  REQUIRE(s2.ok());
+  auto which = supervisor::which_children(n, sup);
+  REQUIRE(which.ok());
+  CHECK(which.value().size() == 2);
+  for (auto& c : which.value()) {
+    CHECK(c.id.empty());
+    CHECK(c.status == child_info::state::running);
+  }
+  REQUIRE(supervisor::terminate_child(n, sup, s1.value()).ok());
+  CHECK_FALSE(alive(s1.value()));
+  CHECK(fx.starts_of("s1") == 1);
+  CHECK(supervisor::terminate_child(n, sup, s1.value()).error().what() == k::not_found);
+  CHECK(supervisor::count_children(n, sup).value().active == 1);
+  CHECK(supervisor::terminate_child(n, sup, "s2").error().what() == k::simple_one_for_one);
+  CHECK(supervisor::restart_child(n, sup, "s2").error().what() == k::simple_one_for_one);
+  CHECK(supervisor::delete_child(n, sup, "s2").error().what() == k::simple_one_for_one);
+  CHECK(supervisor::start_child(n, sup, worker_spec(&fx, "x")).error().what() == k::simple_one_for_one);
+  // Calls to a supervisor that has gone fail with call_failed.
+  exit(sup, exit_reason::shutdown());
+  REQUIRE(eventually([&] { return !alive(sup); }));
+  CHECK_FALSE(alive(s2.value()));
+  CHECK(supervisor::count_children(n, sup).error().what() == k::call_failed);
+}
+
+TEST_CASE("a process starts a supervisor's dynamic children without blocking",
+          "[supervisor][api]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  auto sup = started(n, spec_of(restart_strategy::simple_one_for_one, {dynamic_spec(&fx)}));
+  auto starter = spawn(n, [&fx](process& self, pid target) -> caf::behavior {
+    supervisor::start_child(self, target, arg("from-process"), [&fx, self, target](supervisor_result<pid> r) mutable {
+      fx.log.push(r ? "started-ok" : "started-failed:" + r.error().message());
+      supervisor::count_children(self, target, [&fx](supervisor_result<child_counts> c) {
+        fx.log.push("active:" + std::to_string(c ? c.value().active : 0));
+      });
+    });
+    return {[](int) {}};
+  }, sup);
+  REQUIRE(fx.log.wait_for("started-ok"));
+  REQUIRE(fx.log.wait_for("active:1"));
+  CHECK(wait_starts(fx, "from-process", 1));
+  (void) starter;
+}
+
+TEST_CASE("supervisor reports name the supervisor, the child, its pid and the reason",
+          "[supervisor][log]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  test::log_capture logs{log::level::info};
+  auto sup = started(n, spec_of(restart_strategy::one_for_one,
+                                {worker_spec(&fx, "db", restart_type::transient)}));
+  auto db = fx.pid_of("db");
+  send(db, crash_atom::value);
+  REQUIRE(wait_starts(fx, "db", 2));
+  CHECK(logs.matching({"level=error", "event=child_terminated", fmt::format("supervisor={}", sup),
+                       "name=test_supervisor", "child_id=db", fmt::format("pid={}", db),
+                       "reason=\"error(crash db)\"", "action=restart"})
+          .size() == 1);
+  // A transient child's normal exit is not a report.
+  send(fx.pid_of("db"), stop_atom::value, static_cast<int>(ending::normal));
+  REQUIRE(eventually([&] { return statuses(n, sup)["db"] == child_info::state::undefined; }));
+  CHECK(logs.matching({"event=child_terminated"}).size() == 1);
+}
+
+// -- a reference model of OTP's decisions ---------------------------------------------------------
+
+namespace {
+
+/// OTP's restart decisions, as pure data: no processes, no time (the period
+/// is long enough that every restart counts).
+struct otp_model {
+  struct child {
+    std::string id;
+    restart_type restart;
+    bool present = true;
+    bool running = true;
+    int starts = 1;
+  };
+
+  restart_strategy strategy;
+  int intensity;
+  std::vector<child> children;
+  int restarts = 0;
+  bool alive = true;
+
+  /// Child `idx` ended with `why`: returns the ids that start again.
+  std::vector<std::string> exit(std::size_t idx, const exit_reason& why) {
+    auto& c = children[idx];
+    c.running = false;
+    bool restart = c.restart == restart_type::permanent
+                   || (c.restart == restart_type::transient && why.abnormal());
+    if (!restart) {
+      if (c.restart == restart_type::temporary || strategy == restart_strategy::simple_one_for_one)
+        c.present = false;
+      return {};
+    }
+    if (++restarts > intensity) {
+      alive = false;
+      for (auto& x : children)
+        x.running = false;
+      return {};
+    }
+    std::size_t first = idx;
+    if (strategy == restart_strategy::one_for_all)
+      first = 0;
+    std::size_t last = idx + 1;
+    if (strategy == restart_strategy::one_for_all || strategy == restart_strategy::rest_for_one)
+      last = children.size();
+    std::vector<std::string> out;
+    for (auto j = first; j < last; ++j) {
+      auto& x = children[j];
+      if (!x.present)
+        continue;
+      if (j != idx && x.restart == restart_type::temporary) {
+        x.present = false; // stopped with the group, never restarted
+        x.running = false;
+        continue;
+      }
+      x.running = true;
+      ++x.starts;
+      out.push_back(x.id);
+    }
+    return out;
+  }
+};
+
+TEST_CASE("the OTP supervisor model itself: a few hand-checked decisions", "[supervisor][model]") {
+  using r = restart_type;
+  otp_model m{restart_strategy::rest_for_one, 1,
+              {{"a", r::permanent}, {"b", r::transient}, {"c", r::temporary}, {"d", r::permanent}}};
+  CHECK(m.exit(1, exit_reason::error("x")) == std::vector<std::string>{"b", "d"});
+  CHECK_FALSE(m.children[2].present);
+  CHECK(m.exit(1, exit_reason::normal()).empty());
+  CHECK(m.alive);
+  CHECK(m.exit(0, exit_reason::shutdown()).empty()); // permanent: restart #2 > 1
+  CHECK_FALSE(m.alive);
+}
+
+} // namespace
+
+TEST_CASE("seeded random crash sequences: the supervisor decides as the OTP model does",
+          "[supervisor][model]") {
+  std::uint64_t base_seed = 20261122;
+  if (auto* env = std::getenv("LIBACTOR_SUPERVISOR_SEED"))
+    base_seed = std::strtoull(env, nullptr, 10);
+  const restart_strategy strategies[] = {restart_strategy::one_for_one, restart_strategy::one_for_all,
+                                         restart_strategy::rest_for_one,
+                                         restart_strategy::simple_one_for_one};
+  for (int round = 0; round < 24; ++round) {
+    auto seed = base_seed + static_cast<std::uint64_t>(round);
+    std::mt19937_64 rng{seed};
+    auto strategy = strategies[round % 4];
+    INFO("seed " << seed << " (LIBACTOR_SUPERVISOR_SEED=" << base_seed << ", round " << round
+                 << "), strategy " << to_string(strategy));
+    children fx;
+    node n{test::small_node()};
+    test::log_capture quiet{log::level::none};
+    const restart_type types[] = {restart_type::permanent, restart_type::transient,
+                                  restart_type::temporary};
+    otp_model model{strategy, static_cast<int>(rng() % 5) + 1, {}};
+    bool simple = strategy == restart_strategy::simple_one_for_one;
+    std::vector<child_spec> specs;
+    auto dyn_type = types[rng() % 3];
+    for (int i = 0; i < 5; ++i) {
+      auto id = fmt::format("c{}", i);
+      auto type = simple ? dyn_type : types[rng() % 3];
+      model.children.push_back({id, type});
+      if (!simple)
+        specs.push_back(worker_spec(&fx, id, type));
+    }
+    if (simple)
+      specs.push_back(dynamic_spec(&fx, dyn_type));
+    auto sup = started(n, spec_of(strategy, std::move(specs), model.intensity, 600s));
+    if (simple)
+      for (auto& c : model.children)
+        REQUIRE(supervisor::start_child(n, sup, arg(c.id)).ok());
+    for (auto& c : model.children)
+      REQUIRE(wait_starts(fx, c.id, 1));
+
+    auto matches_model = [&] {
+      for (auto& c : model.children)
+        if (fx.starts_of(c.id) != c.starts)
+          return false;
+      if (simple) {
+        auto counts = supervisor::count_children(n, sup);
+        std::size_t running = 0;
+        for (auto& c : model.children)
+          running += c.running ? 1 : 0;
+        return counts.ok() && counts.value().active == running;
+      }
+      auto which = supervisor::which_children(n, sup);
+      if (!which.ok())
+        return false;
+      std::map<std::string, child_info::state> expected;
+      for (auto& c : model.children)
+        if (c.present)
+          expected[c.id] = c.running ? child_info::state::running : child_info::state::undefined;
+      std::map<std::string, child_info::state> actual;
+      for (auto& c : which.value())
+        actual[c.id] = c.status;
+      return actual == expected;
+    };
+
+    for (int step = 0; step < 12 && model.alive; ++step) {
+      std::vector<std::size_t> candidates;
+      for (std::size_t i = 0; i < model.children.size(); ++i)
+        if (model.children[i].present && model.children[i].running)
+          candidates.push_back(i);
+      if (candidates.empty())
+        break;
+      auto idx = candidates[rng() % candidates.size()];
+      auto how = rng() % 4;
+      auto victim = fx.pid_of(model.children[idx].id);
+      exit_reason why;
+      switch (how) {
+        case 0:
+          send(victim, crash_atom::value);
+          why = exit_reason::error("crash");
+          break;
+        case 1:
+          send(victim, stop_atom::value, static_cast<int>(ending::normal));
+          break;
+        case 2:
+          send(victim, stop_atom::value, static_cast<int>(ending::shutdown));
+          why = exit_reason::shutdown();
+          break;
+        default:
+          exit(victim, exit_reason::kill());
+          why = exit_reason::kill();
+          break;
+      }
+      INFO("step " << step << ": " << model.children[idx].id << " ends with " << to_string(why));
+      model.exit(idx, why);
+      if (!model.alive) {
+        REQUIRE(eventually([&] { return !alive(sup); }));
+        for (auto& c : model.children)
+          CHECK_FALSE(alive(fx.pid_of(c.id)));
+        break;
+      }
+      REQUIRE(eventually(matches_model));
+      CHECK(alive(sup));
+    }
+    if (model.alive) {
+      CHECK(matches_model());
+    }
+  }
+}

@@ -1,0 +1,319 @@
+// The session process over real sockets on 127.0.0.1: keep-alive,
+// pipelining, limits, timeouts, crash isolation, streams.
+#include "libactor/http/server.hpp"
+
+#include <future>
+
+#include <catch2/catch.hpp>
+
+#include "support/event_log.hpp"
+#include "support/http_fixture.hpp"
+#include "support/test_client.hpp"
+
+using namespace libactor;
+using namespace std::chrono_literals;
+using test::test_client;
+
+namespace {
+
+std::string get(std::string_view path, std::string_view extra = {}) {
+  return "GET " + std::string{path} + " HTTP/1.1\r\nHost: t\r\n" + std::string{extra} + "\r\n";
+}
+
+std::string post(std::string_view path, std::string_view body) {
+  return "POST " + std::string{path} + " HTTP/1.1\r\nHost: t\r\nContent-Length: "
+         + std::to_string(body.size()) + "\r\n\r\n" + std::string{body};
+}
+
+} // namespace
+
+TEST_CASE("a keep-alive connection serves several requests and closes on Connection: close",
+          "[http][session]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  for (int i = 0; i < 3; ++i) {
+    c.send(get("/hello"));
+    auto r = c.read_reply();
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "hello\n");
+    CHECK_FALSE(r->has_header("Connection: close"));
+  }
+  c.send(get("/hello", "Connection: close\r\n"));
+  auto last = c.read_reply();
+  REQUIRE(last);
+  CHECK(last->has_header("Connection: close"));
+  CHECK(c.wait_closed());
+}
+
+TEST_CASE("pipelined requests are answered in order", "[http][session]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  c.send(post("/echo", "one") + post("/echo", "two") + get("/hello") + post("/echo", "three"));
+  for (auto expected : {"one", "two", "hello\n", "three"}) {
+    auto r = c.read_reply();
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == expected);
+  }
+}
+
+TEST_CASE("a request split into single bytes is still understood", "[http][session]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  for (char ch : post("/echo", "byte by byte"))
+    c.send(std::string(1, ch));
+  auto r = c.read_reply();
+  REQUIRE(r);
+  CHECK(r->body == "byte by byte");
+}
+
+TEST_CASE("HEAD gets the header block with the body's length and no body", "[http][session]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  c.send("HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto r = c.read_reply(10s, true);
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->has_header("Content-Length: 6"));
+  c.send(get("/hello")); // the next reply starts right after the header block
+  auto next = c.read_reply();
+  REQUIRE(next);
+  CHECK(next->body == "hello\n");
+}
+
+TEST_CASE("Expect: 100-continue gets 100 before the body is sent", "[http][session]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+  auto interim = c.read_until("\r\n\r\n");
+  REQUIRE(interim);
+  CHECK(interim->rfind("HTTP/1.1 100 Continue", 0) == 0);
+  c.send("body");
+  auto r = c.read_reply();
+  REQUIRE(r);
+  CHECK(r->body == "body");
+}
+
+TEST_CASE("a chunked request body is reassembled", "[http][session]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  c.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  auto r = c.read_reply();
+  REQUIRE(r);
+  CHECK(r->body == "hello world");
+}
+
+TEST_CASE("malformed requests get their status and unsafe ones close the connection",
+          "[http][session][limits]") {
+  test::http_fixture f;
+  struct probe {
+    std::string request;
+    int status;
+    bool closes;
+  };
+  auto long_target = "/" + std::string(9000, 'a');
+  std::string many_headers;
+  for (int i = 0; i < 150; ++i)
+    many_headers += "X-H" + std::to_string(i) + ": v\r\n";
+  std::vector<probe> probes{
+    {"GARBAGE\r\n\r\n", 400, true},
+    {get(long_target), 414, true},
+    {get("/hello", many_headers), 431, true},
+    {"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n", 413, true},
+    {"BREW /hello HTTP/1.1\r\nHost: t\r\n\r\n", 501, true},
+    {get("/nowhere"), 404, false},
+  };
+  for (auto& p : probes) {
+    CAPTURE(p.status);
+    test_client c{f.srv.port()};
+    c.send(p.request);
+    auto r = c.read_reply();
+    REQUIRE(r);
+    CHECK(r->status == p.status);
+    CAPTURE(r->body);
+    if (p.closes) {
+      CHECK(c.wait_closed());
+    } else {
+      c.send(get("/hello"));
+      auto again = c.read_reply();
+      REQUIRE(again);
+      CHECK(again->status == 200);
+    }
+  }
+  test_client c{f.srv.port()};
+  c.send("DELETE /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto r = c.read_reply();
+  REQUIRE(r);
+  CHECK(r->status == 405);
+  CHECK(r->has_header("Allow: GET, HEAD"));
+  CHECK(f.srv.stats().responses_4xx == 6); // 400 414 431 413 404 405
+  CHECK(f.srv.stats().responses_5xx == 1); // 501
+  CHECK(f.srv.stats().sessions >= 1); // the server is still serving
+}
+
+TEST_CASE("a client that never finishes its headers gets 408 and is closed (slowloris)",
+          "[http][session][timeout]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  c.send("GET /hello HTTP/1.1\r\nHost: t\r\nX-Slow: ");
+  auto r = c.read_reply();
+  REQUIRE(r);
+  CHECK(r->status == 408);
+  CHECK(c.wait_closed());
+  CHECK(f.srv.stats().timeouts == 1);
+}
+
+TEST_CASE("an idle keep-alive connection is closed after the idle timeout", "[http][session][timeout]") {
+  auto opts = test::quick_server();
+  opts.idle_timeout = 300ms;
+  test::http_fixture f{opts};
+  test_client c{f.srv.port()};
+  c.send(get("/hello"));
+  REQUIRE(c.read_reply());
+  CHECK(c.wait_closed());
+  CHECK(f.srv.stats().timeouts == 1);
+}
+
+TEST_CASE("a throwing handler gets a 500 and the same connection keeps working",
+          "[http][session][crash]") {
+  test::http_fixture f;
+  test_client bystander{f.srv.port()};
+  bystander.send(get("/hello"));
+  REQUIRE(bystander.read_reply());
+  test_client c{f.srv.port()};
+  c.send(get("/crash"));
+  auto r = c.read_reply();
+  REQUIRE(r);
+  CHECK(r->status == 500);
+  c.send(get("/hello"));
+  auto after = c.read_reply();
+  REQUIRE(after);
+  CHECK(after->status == 200);
+  bystander.send(get("/hello"));
+  auto other = bystander.read_reply();
+  REQUIRE(other);
+  CHECK(other->status == 200);
+  CHECK(f.srv.stats().crashes == 1);
+}
+
+TEST_CASE("pipelined requests after a crashing one are still answered", "[http][session][crash]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  c.send(get("/crash") + post("/echo", "still here"));
+  auto r = c.read_reply();
+  REQUIRE(r);
+  CHECK(r->status == 500);
+  auto next = c.read_reply();
+  REQUIRE(next);
+  CHECK(next->body == "still here");
+}
+
+TEST_CASE("a stream resumes on the same connection after its session crashes, losing nothing",
+          "[http][session][crash][stream]") {
+  test::http_fixture f;
+  test_client other{f.srv.port()};
+  other.send(get("/stream/bob"));
+  REQUIRE(other.read_until("\r\n\r\n"));
+  REQUIRE(other.read_chunk() == std::optional<std::string>{"welcome bob\n"});
+  test_client c{f.srv.port()};
+  c.send(get("/stream/alice"));
+  auto head = c.read_until("\r\n\r\n");
+  REQUIRE(head);
+  CHECK(head->find("Transfer-Encoding: chunked") != std::string::npos);
+  REQUIRE(c.read_chunk() == std::optional<std::string>{"welcome alice\n"});
+  CHECK(f.reg.send("alice", "m1") == 1);
+  REQUIRE(c.read_chunk() == std::optional<std::string>{"m1\n"});
+  f.reg.send("alice", "crash");
+  for (int i = 2; i <= 5; ++i)
+    f.reg.send("alice", "m" + std::to_string(i));
+  for (int i = 2; i <= 5; ++i)
+    CHECK(c.read_chunk() == std::optional<std::string>{"m" + std::to_string(i) + "\n"});
+  f.reg.send("bob", "b1");
+  CHECK(other.read_chunk() == std::optional<std::string>{"b1\n"});
+  CHECK(f.srv.stats().crashes == 1);
+}
+
+TEST_CASE("SSE events carry ids and Last-Event-ID replays what was missed", "[http][session][stream]") {
+  test::http_fixture f;
+  {
+    test_client c{f.srv.port()};
+    c.send(get("/events/carol"));
+    auto head = c.read_until("\r\n\r\n");
+    REQUIRE(head);
+    CHECK(head->find("text/event-stream") != std::string::npos);
+    f.reg.send("carol", "first");
+    auto ev = c.read_chunk();
+    REQUIRE(ev);
+    CHECK(*ev == "id: 1\ndata: first\n\n");
+  }
+  REQUIRE(test::eventually([&] { return f.srv.stats().streams == 0; }));
+  f.reg.send("carol", "second");
+  f.reg.send("carol", "third");
+  test_client again{f.srv.port()};
+  again.send(get("/events/carol", "Last-Event-ID: 1\r\n"));
+  REQUIRE(again.read_until("\r\n\r\n"));
+  CHECK(again.read_chunk() == std::optional<std::string>{"id: 2\ndata: second\n\n"});
+  CHECK(again.read_chunk() == std::optional<std::string>{"id: 3\ndata: third\n\n"});
+}
+
+TEST_CASE("a slow reader's stream drops chunks beyond the outbound limit and counts them",
+          "[http][session][stream]") {
+  auto opts = test::quick_server();
+  opts.max_outbound = 4096;
+  test::http_fixture f{opts};
+  test_client c{f.srv.port()};
+  int small = 1;
+  ::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  c.send(get("/stream/slow"));
+  REQUIRE(c.read_until("welcome slow\n"));
+  std::string big(16 * 1024, 'x');
+  for (int i = 0; i < 200 && f.srv.stats().dropped_chunks == 0; ++i)
+    f.reg.send("slow", big);
+  CHECK(test::eventually([&] { return f.srv.stats().dropped_chunks > 0; }));
+}
+
+TEST_CASE("stop closes idle keep-alive connections and reports them drained", "[http][session][drain]") {
+  test::http_fixture f;
+  test_client a{f.srv.port()};
+  a.send(get("/hello"));
+  REQUIRE(a.read_reply());
+  test_client b{f.srv.port()};
+  b.send(get("/hello"));
+  REQUIRE(b.read_reply());
+  auto report = f.srv.stop();
+  CHECK(report.drained == 2);
+  CHECK(report.cut == 0);
+  CHECK(a.wait_closed());
+  CHECK(b.wait_closed());
+}
+
+TEST_CASE("stop lets a request that is arriving finish, then closes", "[http][session][drain]") {
+  auto opts = test::quick_server();
+  opts.header_timeout = 5s;
+  test::http_fixture f{opts};
+  test_client c{f.srv.port()};
+  c.send("GET /hello HTTP/1.1\r\nHost: t\r\n");
+  // The request is in flight: the session has its first bytes.
+  REQUIRE(test::eventually([&] { return f.srv.stats().sessions == 1; }));
+  auto stopping = std::async(std::launch::async, [&] { return f.srv.stop(); });
+  // Once the port refuses connections, every open one is draining.
+  REQUIRE(test::eventually([&] {
+    try {
+      test_client probe{f.srv.port()};
+      return false;
+    } catch (const std::runtime_error&) {
+      return true;
+    }
+  }));
+  c.send("\r\n");
+  auto r = c.read_reply();
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->has_header("Connection: close"));
+  CHECK(c.wait_closed());
+  auto report = stopping.get();
+  CHECK(report.drained >= 1); // and the probes that got in before the port closed
+  CHECK(report.cut == 0);
+}

@@ -1,0 +1,121 @@
+/// @file
+/// Runs a program as a child process with line-based pipes on its stdin and
+/// stdout, for fixtures that must live in a process of their own (a lowered
+/// RLIMIT_NOFILE, a server to kill). Reads have deadlines; the destructor
+/// kills and reaps the child.
+#pragma once
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace libactor::test {
+
+class child_process {
+public:
+  explicit child_process(std::vector<std::string> argv) {
+    int in[2];
+    int out[2];
+    if (::pipe(in) != 0 || ::pipe(out) != 0)
+      throw std::runtime_error("pipe failed");
+    std::vector<char*> args;
+    for (auto& a : argv)
+      args.push_back(a.data());
+    args.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ < 0)
+      throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      // Only async-signal-safe calls until exec: the parent has threads.
+      ::dup2(in[0], 0);
+      ::dup2(out[1], 1);
+      ::close(in[1]);
+      ::close(out[0]);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+    ::close(in[0]);
+    ::close(out[1]);
+    to_child_ = in[1];
+    from_child_ = out[0];
+  }
+
+  ~child_process() {
+    ::close(to_child_);
+    ::close(from_child_);
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  void write_line(const std::string& line) {
+    auto data = line + "\n";
+    if (::write(to_child_, data.data(), data.size()) != static_cast<ssize_t>(data.size()))
+      throw std::runtime_error("write to child failed");
+  }
+
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
+    auto until = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto nl = buf_.find('\n');
+      if (nl != std::string::npos) {
+        auto line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return line;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        return std::nullopt;
+      pollfd p{from_child_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+        return std::nullopt;
+      char tmp[4096];
+      auto n = ::read(from_child_, tmp, sizeof(tmp));
+      if (n <= 0)
+        return std::nullopt;
+      buf_.append(tmp, static_cast<std::size_t>(n));
+    }
+  }
+
+  /// Sends a command and returns the one-line answer.
+  std::optional<std::string> ask(const std::string& command) {
+    write_line(command);
+    return read_line();
+  }
+
+  /// Waits for the child to exit by itself; its exit status or nullopt.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
+    auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      ::usleep(2000);
+    }
+    return std::nullopt;
+  }
+
+  int pid() const noexcept { return pid_; }
+
+private:
+  int pid_ = -1;
+  int to_child_ = -1;
+  int from_child_ = -1;
+  std::string buf_;
+};
+
+} // namespace libactor::test

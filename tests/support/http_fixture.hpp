@@ -1,0 +1,77 @@
+/// @file
+/// A node, a registry and an HTTP server with the routes the session tests
+/// exercise (Ranch's test protocols, for HTTP): echo, crash, stream, SSE.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "libactor/http/server.hpp"
+#include "libactor/registry.hpp"
+#include "support/event_log.hpp"
+#include "support/test_node.hpp"
+
+namespace libactor::test {
+
+inline http::server_options quick_server() {
+  http::server_options opts;
+  opts.header_timeout = std::chrono::milliseconds{400};
+  opts.idle_timeout = std::chrono::milliseconds{5000};
+  opts.shards = 2;
+  opts.drain_timeout = std::chrono::milliseconds{2000};
+  opts.limits.max_body = 64 * 1024;
+  return opts;
+}
+
+inline registry_config replaying_registry() {
+  registry_config cfg;
+  cfg.replay_window = 64;
+  return cfg;
+}
+
+/// Routes: GET /hello, POST /echo, GET /crash (throws), GET /stream/:id
+/// (chunked, "welcome <id>\n", each routed message "<msg>\n"; a message
+/// "crash" makes the session throw), GET /events/:id (SSE).
+inline http::http_router fixture_routes(registry& reg) {
+  http::http_router r;
+  r.add("GET", "/hello", [](http::context& ctx) { ctx.reply(200, "hello\n"); });
+  r.add("POST", "/echo", [](http::context& ctx) { ctx.reply(200, ctx.req().body()); });
+  r.add("GET", "/crash", [](http::context&) { throw std::runtime_error("handler bug"); });
+  auto lines = std::make_shared<http::stream_hooks>();
+  lines->on_message = [](http::context& ctx, std::uint64_t, const std::string& payload) {
+    if (payload == "crash")
+      throw std::runtime_error("crash requested");
+    ctx.write_chunk(payload + "\n");
+  };
+  r.add("GET", "/stream/:id", [&reg, lines](http::context& ctx) {
+    auto id = std::string{*ctx.req().param("id")};
+    ctx.start_chunked("text/plain", lines);
+    // Registered before the welcome is written: a client that has read the
+    // welcome can count on its stream being reachable.
+    ctx.subscribe(reg, registry_key{id});
+    ctx.write_chunk("welcome " + id + "\n");
+  });
+  r.add("GET", "/events/:id", [&reg](http::context& ctx) {
+    auto id = std::string{*ctx.req().param("id")};
+    std::optional<std::uint64_t> last;
+    if (auto h = ctx.req().header("Last-Event-ID"))
+      last = http::parse_last_event_id(*h);
+    ctx.start_sse();
+    ctx.subscribe(reg, registry_key{id}, last);
+  });
+  return r;
+}
+
+/// Declared in this order so that the server stops before the registry and
+/// the node it uses.
+struct http_fixture {
+  explicit http_fixture(http::server_options opts = quick_server())
+    : n(small_node()), reg(replaying_registry()), srv(n, std::move(opts), fixture_routes(reg)) {
+  }
+  node n;
+  registry reg;
+  http::server srv;
+};
+
+} // namespace libactor::test
