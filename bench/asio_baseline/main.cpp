@@ -13,6 +13,8 @@
 #include <cstring>
 #include <memory>
 #include <string>
+
+#include <CLI/CLI.hpp>
 #include <strings.h>
 #include <thread>
 #include <vector>
@@ -94,19 +96,12 @@ void accept(tcp::acceptor& acc) {
 } // namespace
 
 int main(int argc, char** argv) {
-  unsigned short port = 0;
+  std::uint16_t port = 0;
   unsigned threads = 1;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = argv[i];
-    if (flag == "--port")
-      port = static_cast<unsigned short>(std::atoi(argv[i + 1]));
-    else if (flag == "--threads")
-      threads = static_cast<unsigned>(std::atoi(argv[i + 1]));
-    else {
-      std::fprintf(stderr, "asio_baseline: unknown flag %s\n", argv[i]);
-      return 2;
-    }
-  }
+  CLI::App app{"/hello server for bench/accept_rate.sh; prints port=<N> when ready"};
+  app.add_option("--port", port, "port to bind on 127.0.0.1 (0: any free one)");
+  app.add_option("--threads", threads, "I/O threads")->check(CLI::Range(1u, 64u));
+  CLI11_PARSE(app, argc, argv);
   asio::io_context io;
   tcp::acceptor acc{io, tcp::endpoint{asio::ip::make_address("127.0.0.1"), port}};
   acc.listen(1024);

@@ -37,7 +37,7 @@ process_actor::process_actor(caf::actor_config& cfg, libactor::node* owner, proc
   attach_functor([owner = owner_, self = id(), name = name_,
                   parent = parent_](const caf::error& reason) {
     auto why = exit_reason::from_caf(reason);
-    if (why.abnormal())
+    if (why.abnormal() && log::enabled(log::level::error))
       log::error("crash_report", log::kv("process", fmt::format("<0.{}>", self)),
                  log::kv("name", name), log::kv("parent", parent), log::kv("reason", why));
     owner->internals().processes.remove(self);

@@ -802,18 +802,33 @@ private:
     });
   }
 
+  /// The stopped static child `id`, which restart_child and delete_child
+  /// act on; otherwise answers `rp` with OTP's error and returns nullopt.
+  std::optional<std::size_t> stopped_child(const std::string& id, caf::response_promise& rp) {
+    using k = supervisor_error::kind;
+    if (simple()) {
+      rp.deliver(error_reply(k::simple_one_for_one));
+      return std::nullopt;
+    }
+    auto idx = index_of(id);
+    if (!idx) {
+      rp.deliver(error_reply(k::not_found, id));
+      return std::nullopt;
+    }
+    auto& c = children_[*idx];
+    if (c.current || c.restarting) {
+      rp.deliver(error_reply(c.current ? k::running : k::restarting, id));
+      return std::nullopt;
+    }
+    return idx;
+  }
+
   void handle_restart_child(const std::string& id, caf::response_promise& rp) {
     using k = supervisor_error::kind;
-    if (simple())
-      return rp.deliver(error_reply(k::simple_one_for_one));
-    auto idx = index_of(id);
+    auto idx = stopped_child(id, rp);
     if (!idx)
-      return rp.deliver(error_reply(k::not_found, id));
+      return;
     auto& c = children_[*idx];
-    if (c.current)
-      return rp.deliver(error_reply(k::running, id));
-    if (c.restarting)
-      return rp.deliver(error_reply(k::restarting, id));
     auto out = start_one(c.spec, no_args_);
     if (!out.child) {
       report_start_error(id, out.error);
@@ -824,17 +839,9 @@ private:
   }
 
   void handle_delete_child(const std::string& id, caf::response_promise& rp) {
-    using k = supervisor_error::kind;
-    if (simple())
-      return rp.deliver(error_reply(k::simple_one_for_one));
-    auto idx = index_of(id);
+    auto idx = stopped_child(id, rp);
     if (!idx)
-      return rp.deliver(error_reply(k::not_found, id));
-    auto& c = children_[*idx];
-    if (c.current)
-      return rp.deliver(error_reply(k::running, id));
-    if (c.restarting)
-      return rp.deliver(error_reply(k::restarting, id));
+      return;
     children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(*idx));
     rp.deliver(sup_reply{});
   }

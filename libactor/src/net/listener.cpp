@@ -70,6 +70,9 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
   std::vector<std::unique_ptr<acceptor_slot>> slots;
   bool stopping = false;
   bool paused = false;
+  /// on_accept calls running now; `stop` waits for them, so that no call
+  /// reaches the owner's handler once `stop` has returned.
+  std::size_t in_callback = 0;
   bool in_fd_burst = false;
   std::uint64_t burst_failures = 0;
   std::unordered_map<std::uint64_t, std::weak_ptr<connection>> open;
@@ -180,13 +183,19 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
       }
       slot.delay = std::chrono::milliseconds{0};
       auto id = next_id++;
+      if (stopping)
+        return; // accepted as the listener stopped: the socket just closes
       conn = std::make_shared<connection>(std::move(sock), shared_from_this(), id);
       open.emplace(id, conn);
       active.fetch_add(1, std::memory_order_relaxed);
       accepted.fetch_add(1, std::memory_order_relaxed);
+      ++in_callback;
       arm(slot);
     }
     on_accept(std::move(conn));
+    std::lock_guard<std::mutex> guard{mtx};
+    --in_callback;
+    closed_cv.notify_all();
   }
 
   /// Out of descriptors: log once per burst, wait, retry. Requires `mtx`.
@@ -308,6 +317,7 @@ drain_report listener::stop(std::chrono::milliseconds timeout) {
   drain_report report;
   {
     std::unique_lock<std::mutex> guard{d.mtx};
+    d.closed_cv.wait(guard, [&] { return d.in_callback == 0; });
     d.closed_cv.wait_for(guard, timeout, [&] { return d.open.empty(); });
     for (auto& kv : d.open)
       if (auto conn = kv.second.lock())
