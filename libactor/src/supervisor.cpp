@@ -281,6 +281,8 @@ public:
     // Pending calls hold response promises, which hold this process: drop
     // them, or process and state would keep each other alive forever.
     deferred_.clear();
+    deferred_exits_.clear();
+    taken_exits_.clear();
     stopping_.reset();
   }
 
@@ -454,6 +456,7 @@ private:
         return;
       }
       deferred_.push_back(deferred_event{who, why, nullptr});
+      ++deferred_exits_[who.id()];
       return;
     }
     handle_exit(who, why);
@@ -471,8 +474,12 @@ private:
       return;
     }
     // While the node stops, every process gets `shutdown` at once: restarting
-    // a child would only race that stop.
+    // a child would only race that stop. The child whose exit this is has
+    // ended and its news is consumed here: forget it first, or the stop
+    // below would wait for a down notification that never comes (and kill
+    // it after its shutdown timeout, and the tree above would hang).
     if (!self_.owner().running()) {
+      forget_child(from);
       shutdown_and_exit(exit_reason::shutdown());
       return;
     }
@@ -480,6 +487,18 @@ private:
       handle_dynamic_exit(from, why);
     else
       handle_static_exit(from, why);
+  }
+
+  /// Drops an ended child from the books without acting on its exit.
+  void forget_child(const pid& from) {
+    if (simple()) {
+      dynamic_.erase(from.id());
+      return;
+    }
+    if (auto idx = index_of(from)) {
+      children_[*idx].current = pid{};
+      children_[*idx].restarting = false;
+    }
   }
 
   void handle_static_exit(const pid& from, const exit_reason& why) {
@@ -690,13 +709,30 @@ private:
     }
   }
 
+  /// Consumes the first held-back exit of `who`, if any. Constant time: a
+  /// stop of tens of thousands of children must not scan the deferred
+  /// queue once per child. The event stays queued, marked to be skipped
+  /// (the first exit of `who` there, as erasing it would have removed).
   bool take_deferred_exit(const pid& who) {
-    for (auto i = deferred_.begin(); i != deferred_.end(); ++i) {
-      if (!i->run && i->from == who) {
-        deferred_.erase(i);
-        return true;
-      }
+    auto i = deferred_exits_.find(who.id());
+    if (i == deferred_exits_.end())
+      return false;
+    if (--i->second == 0)
+      deferred_exits_.erase(i);
+    ++taken_exits_[who.id()];
+    return true;
+  }
+
+  /// True if this deferred exit was consumed by `take_deferred_exit`.
+  bool skip_taken_exit(const pid& from) {
+    auto id = from.id();
+    if (auto t = taken_exits_.find(id); t != taken_exits_.end()) {
+      if (--t->second == 0)
+        taken_exits_.erase(t);
+      return true;
     }
+    if (auto d = deferred_exits_.find(id); d != deferred_exits_.end() && --d->second == 0)
+      deferred_exits_.erase(d);
     return false;
   }
 
@@ -718,7 +754,7 @@ private:
       deferred_.pop_front();
       if (ev.run)
         ev.run();
-      else
+      else if (!skip_taken_exit(ev.from))
         handle_exit(ev.from, ev.reason);
     }
     draining_ = false;
@@ -940,6 +976,10 @@ private:
   std::deque<std::chrono::steady_clock::time_point> restarts_;
   std::optional<stop_op> stopping_;
   std::deque<deferred_event> deferred_;
+  /// Per child id: exits held in `deferred_` not yet consumed, and exits
+  /// consumed by `take_deferred_exit` that `drain_deferred` must skip.
+  std::unordered_map<std::uint64_t, std::size_t> deferred_exits_;
+  std::unordered_map<std::uint64_t, std::size_t> taken_exits_;
   bool draining_ = false;
   bool in_init_ = false;
   bool failed_ = false;

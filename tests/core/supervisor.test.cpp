@@ -1,6 +1,7 @@
 #include "libactor/supervisor.hpp"
 
 #include <cstdlib>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -685,6 +686,58 @@ TEST_CASE("a simple_one_for_one supervisor lists, counts and terminates its chil
   REQUIRE(eventually([&] { return !alive(sup); }));
   CHECK_FALSE(alive(s2.value()));
   CHECK(supervisor::count_children(n, sup).error().what() == k::call_failed);
+}
+
+TEST_CASE("a simple_one_for_one supervisor stops at once when its children are exiting by "
+          "themselves as the node shuts it down",
+          "[supervisor][shutdown]") {
+  // An HTTP server's stop: idle sessions end by themselves while the node
+  // stops the tree. A child's exit handled once the node no longer runs
+  // makes the supervisor stop the rest; that child must not be among those
+  // it waits for, as its news is already consumed.
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  test::log_capture logs{log::level::warning};
+  auto spec = dynamic_spec(&fx, restart_type::transient);
+  spec.shutdown = shutdown_mode{1000ms};
+  auto sup = started(n, spec_of(restart_strategy::simple_one_for_one, {spec}));
+  constexpr int count = 2000;
+  std::vector<pid> kids;
+  kids.reserve(count);
+  for (int i = 0; i < count; ++i) {
+    auto r = supervisor::start_child(n, sup, arg("s" + std::to_string(i)));
+    REQUIRE(r.ok());
+    kids.push_back(r.value());
+  }
+  // Sees how the supervisor ends; traps the node's `shutdown` to outlive it.
+  auto ended = std::make_shared<std::promise<exit_reason>>();
+  auto how = ended->get_future();
+  auto watcher_ready = std::make_shared<std::promise<void>>();
+  auto ready = watcher_ready->get_future();
+  spawn(n, [sup, ended, watcher_ready](process& self) -> caf::behavior {
+    self.trap_exit(true);
+    self.on_exit([](const pid&, const exit_reason&) {});
+    self.on_down([self, ended](const pid&, const exit_reason& why) mutable {
+      ended->set_value(why);
+      self.exit(exit_reason::shutdown());
+    });
+    self.monitor(sup);
+    watcher_ready->set_value();
+    return {[](int) {}};
+  });
+  ready.wait();
+  for (auto& k : kids)
+    send(k, stop_atom::value, static_cast<int>(ending::shutdown));
+  n.stop();
+  // By the time the node has stopped, the supervisor has ended, by itself.
+  bool seen = how.wait_for(0s) == std::future_status::ready;
+  CHECK(seen);
+  if (seen)
+    CHECK(how.get() == exit_reason::shutdown());
+  CHECK_FALSE(alive(sup));
+  CHECK(logs.matching({"event=shutdown_timeout"}).empty());
+  CHECK(logs.matching({"event=node_stop_killing"}).empty());
+  CHECK(logs.matching({"event=crash_report", "name=test_supervisor"}).empty());
 }
 
 TEST_CASE("a process starts a supervisor's dynamic children without blocking",

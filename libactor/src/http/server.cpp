@@ -128,7 +128,10 @@ net::drain_report server::stop() {
   // the supervision tree.
   exit(impl_->conns.top(), exit_reason::shutdown());
   auto deadline = std::chrono::steady_clock::now() + sh.opts.drain_timeout;
-  while (sh.sessions.load() > 0 && std::chrono::steady_clock::now() < deadline)
+  // Wait for the tree itself, not only the sessions: the shards still have
+  // the drained sessions' exits to handle when the last session is gone.
+  auto top = impl_->conns.top();
+  while ((sh.sessions.load() > 0 || alive(top)) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds{5});
   for (auto& w : sh.wheels)
     w->stop();
