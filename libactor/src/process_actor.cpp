@@ -34,14 +34,7 @@ process_actor::process_actor(caf::actor_config& cfg, libactor::node* owner, proc
   // Registered here, on the spawning thread, before the process can run and
   // exit: the exit hook below then always finds its entry.
   owner_->internals().processes.add(id(), caf::actor_cast<caf::actor>(this));
-  attach_functor([owner = owner_, self = id(), name = name_,
-                  parent = parent_](const caf::error& reason) {
-    auto why = exit_reason::from_caf(reason);
-    if (why.abnormal() && log::enabled(log::level::error))
-      log::error("crash_report", log::kv("process", fmt::format("<0.{}>", self)),
-                 log::kv("name", name), log::kv("parent", parent), log::kv("reason", why));
-    owner->internals().processes.remove(self);
-  });
+  attach_functor([owner = owner_, self = id()] { owner->internals().processes.remove(self); });
   set_exit_handler([this](caf::exit_msg& x) { handle_exit_signal(x); });
   set_down_handler([this](caf::down_msg& x) { handle_down(x); });
   set_exception_handler([this](std::exception_ptr& x) { return handle_exception(x); });
@@ -81,6 +74,17 @@ caf::invoke_message_result process_actor::consume(caf::mailbox_element& x) {
 
 const char* process_actor::name() const {
   return name_.c_str();
+}
+
+void process_actor::on_cleanup(const caf::error& reason) {
+  // Runs once, before links and monitors hear of the exit: whoever reacts
+  // to the exit finds the crash report already written (as SASL's report
+  // precedes the 'EXIT' in OTP).
+  super::on_cleanup(reason);
+  auto why = exit_reason::from_caf(reason);
+  if (why.abnormal() && log::enabled(log::level::error))
+    log::error("crash_report", log::kv("process", pid_of(address())), log::kv("name", name_),
+               log::kv("parent", parent_), log::kv("reason", why));
 }
 
 bool process_actor::cleanup(caf::error&& fail_state, caf::execution_unit* host) {

@@ -53,6 +53,11 @@ public:
   const char* name() const override;
   bool cleanup(caf::error&& fail_state, caf::execution_unit* host) override;
 
+protected:
+  void on_cleanup(const caf::error& reason) override;
+
+public:
+
   // -- process properties ----------------------------------------------------
 
   libactor::node& owner() const noexcept { return *owner_; }
