@@ -32,3 +32,14 @@ if(LIBACTOR_SANITIZE)
                         "not '${LIBACTOR_SANITIZE}'")
   endif()
 endif()
+
+# Adds every direct subfolder of the current source folder that has a
+# CMakeLists.txt: a new example or benchmark needs no edit here.
+function(libactor_add_subfolders)
+  file(GLOB children LIST_DIRECTORIES true CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*)
+  foreach(dir IN LISTS children)
+    if(IS_DIRECTORY ${dir} AND EXISTS ${dir}/CMakeLists.txt)
+      add_subdirectory(${dir})
+    endif()
+  endforeach()
+endfunction()

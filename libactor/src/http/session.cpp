@@ -81,7 +81,8 @@ void dispatch(process& self, session_state& st, request req) {
     st.current.keep_alive = false;
   st.now = phase::handling;
   st.response_started = false;
-  disarm_timer(st);
+  // The header timer stays armed: a timeout during `handling` is ignored,
+  // and complete_response re-arms for idle (one wheel lock per request).
   auto m = sh.routes.match(req.method(), req.path());
   if (!m.found()) {
     sh.count_status(m.status);
@@ -113,7 +114,9 @@ void dispatch(process& self, session_state& st, request req) {
 /// restarted session never runs the request that crashed it again.
 void consume(process& self, session_state& st) {
   auto& sh = shared(st);
-  while (!st.leftover.empty() && (st.now == phase::idle || st.now == phase::reading)) {
+  using state = request_parser::result::state;
+  bool more = true;
+  while (more && !st.leftover.empty() && (st.now == phase::idle || st.now == phase::reading)) {
     if (!st.parser) {
       st.parser = std::make_unique<request_parser>(sh.opts.limits);
       st.now = phase::reading;
@@ -121,11 +124,9 @@ void consume(process& self, session_state& st) {
     }
     auto r = st.parser->feed(st.leftover);
     st.leftover.erase(0, r.consumed);
-    using state = request_parser::result::state;
     switch (r.st) {
       case state::need_more:
-        if (r.consumed == 0)
-          goto done;
+        more = r.consumed > 0; // nothing used: wait for more bytes
         break;
       case state::expect_continue:
         queue_write(self, st, continue_response);
@@ -138,10 +139,10 @@ void consume(process& self, session_state& st) {
       }
       case state::error:
         refuse(self, st, r.status, r.reason);
-        goto done;
+        more = false;
+        break;
     }
   }
-done:
   if (st.leftover.empty())
     std::string{}.swap(st.leftover); // an idle session keeps no buffer
 }
