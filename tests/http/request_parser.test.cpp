@@ -252,7 +252,11 @@ TEST_CASE("an unknown method is a 501", "[http][parser]") {
 TEST_CASE("an unsupported HTTP version is a 505", "[http][parser]") {
   CHECK(feed_all("GET / HTTP/2.0\r\nHost: a\r\n\r\n").error_status == 505);
   CHECK(feed_all("GET / HTTP/0.9\r\nHost: a\r\n\r\n").error_status == 505);
-  CHECK(feed_all("GET / HTTX/1.1\r\nHost: a\r\n\r\n").error_status == 505);
+}
+
+TEST_CASE("a request line without an HTTP/d.d version is a 400", "[http][parser]") {
+  CHECK(feed_all("GET / HTTX/1.1\r\nHost: a\r\n\r\n").error_status == 400);
+  CHECK(feed_all("THIS IS NOT HTTP\r\n\r\n").error_status == 400);
 }
 
 TEST_CASE("errors are repeated and consume nothing more", "[http][parser]") {

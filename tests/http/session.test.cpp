@@ -258,6 +258,60 @@ TEST_CASE("SSE events carry ids and Last-Event-ID replays what was missed", "[ht
   CHECK(again.read_chunk() == std::optional<std::string>{"id: 3\ndata: third\n\n"});
 }
 
+TEST_CASE("an SSE heartbeat is a comment framed as a chunk, and the stream goes on after it",
+          "[http][session][stream]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  c.send(get("/beat/dora"));
+  REQUIRE(c.read_until("\r\n\r\n"));
+  // A heartbeat written outside the chunk framing would break the stream
+  // here: read_chunk fails on anything that is not a chunk.
+  CHECK(c.read_chunk() == std::optional<std::string>{": tick\n\n"});
+  CHECK(c.read_chunk() == std::optional<std::string>{": tick\n\n"});
+  REQUIRE(test::eventually([&] { return f.reg.lookup("dora").size() == 1; }));
+  f.reg.send("dora", "after ticks");
+  for (int i = 0; i < 10; ++i) { // ticks may come first
+    auto ch = c.read_chunk();
+    REQUIRE(ch);
+    if (*ch != ": tick\n\n") {
+      CHECK(*ch == "id: 1\ndata: after ticks\n\n");
+      break;
+    }
+  }
+}
+
+TEST_CASE("notify reaches a stream's on_info hook; a throwing hook restarts the stream in place",
+          "[http][session][stream][crash]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  c.send(get("/beat/erin"));
+  REQUIRE(c.read_until("\r\n\r\n"));
+  REQUIRE(test::eventually([&] { return f.reg.lookup("erin").size() == 1; }));
+  auto next_non_tick = [&c]() -> std::optional<std::string> {
+    for (int i = 0; i < 1000; ++i) {
+      auto ch = c.read_chunk();
+      if (!ch || *ch != ": tick\n\n")
+        return ch;
+    }
+    return std::nullopt;
+  };
+  http::notify(f.reg.lookup("erin").front(), "hi");
+  auto note = next_non_tick();
+  REQUIRE(note);
+  CHECK(*note == ": note hi\n\n");
+  auto before = f.reg.lookup("erin").front();
+  http::notify(before, "crash");
+  f.reg.send("erin", "sent during the crash");
+  auto got = next_non_tick();
+  REQUIRE(got);
+  CHECK(*got == "id: 1\ndata: sent during the crash\n\n");
+  CHECK(f.srv.stats().crashes == 1);
+  REQUIRE(test::eventually([&] {
+    auto now = f.reg.lookup("erin");
+    return now.size() == 1 && now.front() != before;
+  }));
+}
+
 TEST_CASE("a slow reader's stream drops chunks beyond the outbound limit and counts them",
           "[http][session][stream]") {
   auto opts = test::quick_server();

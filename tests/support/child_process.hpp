@@ -14,13 +14,17 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 namespace libactor::test {
 
 class child_process {
 public:
-  explicit child_process(std::vector<std::string> argv) {
+  /// With `merge_stderr` the child's stderr goes into the same pipe as its
+  /// stdout (a server that logs to stderr, read line by line).
+  explicit child_process(std::vector<std::string> argv, bool merge_stderr = false) {
     int in[2];
     int out[2];
     if (::pipe(in) != 0 || ::pipe(out) != 0)
@@ -36,6 +40,8 @@ public:
       // Only async-signal-safe calls until exec: the parent has threads.
       ::dup2(in[0], 0);
       ::dup2(out[1], 1);
+      if (merge_stderr)
+        ::dup2(out[1], 2);
       ::close(in[1]);
       ::close(out[0]);
       ::execv(args[0], args.data());
@@ -55,6 +61,14 @@ public:
       int status = 0;
       ::waitpid(pid_, &status, 0);
     }
+    if (drain_.joinable())
+      drain_.join(); // the child's end of the pipe is closed: read returns 0
+  }
+
+  /// Sends SIGTERM (an orderly stop request).
+  void terminate() {
+    if (pid_ > 0)
+      ::kill(pid_, SIGTERM);
   }
 
   child_process(const child_process&) = delete;
@@ -89,6 +103,33 @@ public:
     }
   }
 
+  /// Reads lines until one contains `needle`; that line, or nullopt.
+  std::optional<std::string> read_line_with(std::string_view needle,
+                                            std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
+    auto until = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        return std::nullopt;
+      auto line = read_line(left);
+      if (!line || line->find(needle) != std::string::npos)
+        return line;
+    }
+  }
+
+  /// Reads and forgets whatever the child writes from now on, on a thread
+  /// of its own, so that a chatty child never blocks on a full pipe.
+  void discard_output() {
+    int fd = from_child_;
+    from_child_ = ::dup(fd);
+    drain_ = std::thread{[fd] {
+      char tmp[4096];
+      while (::read(fd, tmp, sizeof(tmp)) > 0) {
+      }
+      ::close(fd);
+    }};
+  }
+
   /// Sends a command and returns the one-line answer.
   std::optional<std::string> ask(const std::string& command) {
     write_line(command);
@@ -116,6 +157,7 @@ private:
   int to_child_ = -1;
   int from_child_ = -1;
   std::string buf_;
+  std::thread drain_;
 };
 
 } // namespace libactor::test

@@ -32,7 +32,8 @@ inline registry_config replaying_registry() {
 
 /// Routes: GET /hello, POST /echo, GET /crash (throws), GET /stream/:id
 /// (chunked, "welcome <id>\n", each routed message "<msg>\n"; a message
-/// "crash" makes the session throw), GET /events/:id (SSE).
+/// "crash" makes the session throw), GET /events/:id (SSE), GET /beat/:id
+/// (SSE with a 20 ms heartbeat and an `on_info` hook).
 inline http::http_router fixture_routes(registry& reg) {
   http::http_router r;
   r.add("GET", "/hello", [](http::context& ctx) { ctx.reply(200, "hello\n"); });
@@ -51,6 +52,19 @@ inline http::http_router fixture_routes(registry& reg) {
     // welcome can count on its stream being reachable.
     ctx.subscribe(reg, registry_key{id});
     ctx.write_chunk("welcome " + id + "\n");
+  });
+  // SSE with the default heartbeat and a note hook that echoes notes as
+  // comments, or crashes the session on the note "crash".
+  auto beating = std::make_shared<http::stream_hooks>();
+  beating->heartbeat = std::chrono::milliseconds{20};
+  beating->on_info = [](http::context& ctx, const std::string& note) {
+    if (note == "crash")
+      throw std::runtime_error("crash requested by note");
+    ctx.write_chunk(http::sse_comment("note " + note));
+  };
+  r.add("GET", "/beat/:id", [&reg, beating](http::context& ctx) {
+    ctx.start_sse(beating);
+    ctx.subscribe(reg, registry_key{std::string{*ctx.req().param("id")}});
   });
   r.add("GET", "/events/:id", [&reg](http::context& ctx) {
     auto id = std::string{*ctx.req().param("id")};

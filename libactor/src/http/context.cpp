@@ -2,7 +2,10 @@
 
 #include <stdexcept>
 
+#include "libactor/process.hpp"
+
 #include "internal/http/server_shared.hpp"
+#include "internal/session_atoms.hpp"
 #include "internal/http/session_ops.hpp"
 
 namespace libactor::http {
@@ -93,6 +96,10 @@ bool context::subscribe(registry& reg, const registry_key& key, std::optional<st
 
 bool context::streaming() const noexcept {
   return st_.now == phase::streaming;
+}
+
+void notify(const pid& to, std::string note) {
+  libactor::send(to, libactor::detail::info_atom::value, std::move(note));
 }
 
 } // namespace libactor::http

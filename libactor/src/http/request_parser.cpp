@@ -109,9 +109,22 @@ struct request_parser::impl {
       return fail(consumed, 431, "header block too large");
     if (ec == bhttp::error::body_limit || ec == bhttp::error::buffer_overflow)
       return fail(consumed, 413, "body too large");
-    if (ec == bhttp::error::bad_version)
-      return fail(consumed, 505, "unsupported HTTP version");
     return fail(consumed, 400, "malformed request: " + ec.message());
+  }
+
+  /// Beast says bad_version both for "HTTP/2.0" and for a line with no
+  /// version at all. RFC 9112: the first is 505, a line that does not fit
+  /// the grammar is 400.
+  result fail_version(std::size_t consumed, std::string_view line) {
+    line = line.substr(0, line.find('\n'));
+    if (!line.empty() && line.back() == '\r')
+      line.remove_suffix(1);
+    auto version = line.substr(line.rfind(' ') + 1);
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (version.size() == 8 && version.substr(0, 5) == "HTTP/" && digit(version[5])
+        && version[6] == '.' && digit(version[7]))
+      return fail(consumed, 505, "unsupported HTTP version");
+    return fail(consumed, 400, "malformed request line (no HTTP/d.d version)");
   }
 
   /// Checks the request line's length before Beast buffers a header block
@@ -208,6 +221,8 @@ struct request_parser::impl {
       header_used += k;
       if (ec == bhttp::error::need_more)
         return result{state::need_more, used, 0, {}};
+      if (ec == bhttp::error::bad_version)
+        return fail_version(used, rest);
       if (ec)
         return fail(used, ec);
       if (!parser.is_header_done())

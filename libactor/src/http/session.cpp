@@ -26,6 +26,7 @@ namespace libactor::http::detail {
 
 namespace asio = boost::asio;
 using libactor::detail::drain_atom;
+using libactor::detail::info_atom;
 using libactor::detail::readable_atom;
 using libactor::detail::timeout_atom;
 using libactor::detail::writable_atom;
@@ -226,7 +227,7 @@ void on_timeout(process& self, session_state& st) {
   if (st.hooks && st.hooks->on_tick)
     st.hooks->on_tick(ctx, st.ticks);
   else if (st.stream == stream_kind::sse)
-    stream_write(self, st, sse_comment("tick"));
+    ctx.write_chunk(sse_comment("tick")); // framed like every other write of the stream
   if (!st.conn->closed() && st.now == phase::streaming && st.hooks
       && st.hooks->heartbeat.count() > 0)
     arm_timer(self, st, st.hooks->heartbeat);
@@ -255,6 +256,13 @@ void on_routed(process& self, session_state& st, std::uint64_t id, const std::st
   } else {
     ctx.write_chunk(payload);
   }
+}
+
+void on_info(process& self, session_state& st, const std::string& note) {
+  if (st.now != phase::streaming || !st.hooks || !st.hooks->on_info)
+    return;
+  context ctx{st, self, nullptr};
+  st.hooks->on_info(ctx, note);
 }
 
 void on_drain(process& self, session_state& st) {
@@ -446,6 +454,7 @@ caf::behavior session_body(process& self, session_ptr st) {
     [self, st](routed_atom, std::uint64_t id, const std::string& payload) mutable {
       on_routed(self, *st, id, payload);
     },
+    [self, st](info_atom, const std::string& note) mutable { on_info(self, *st, note); },
   };
 }
 

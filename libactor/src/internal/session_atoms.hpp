@@ -14,5 +14,7 @@ using writable_atom = caf::atom_constant<caf::atom("writable")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 /// The listener is stopping: finish the current request, then close.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
+/// A note for the stream's `on_info` hook (`http::notify`).
+using info_atom = caf::atom_constant<caf::atom("info")>;
 
 } // namespace libactor::detail

@@ -18,6 +18,7 @@
 #include "libactor/http/sse.hpp"
 
 namespace libactor {
+class pid;
 class process;
 class registry;
 class registry_key;
@@ -38,9 +39,17 @@ struct stream_hooks {
   /// that fails here is how a dead peer is found. Default: nothing written
   /// for chunked streams, an SSE comment for SSE streams.
   std::function<void(context&, std::uint64_t n)> on_tick;
+  /// A note sent to the session with `http::notify` (Cowboy's loop handler
+  /// `info/3`): how code outside the session reaches its stream with
+  /// something that is not a routed message. Default: ignored.
+  std::function<void(context&, const std::string& note)> on_info;
   /// Zero disables the heartbeat.
   std::chrono::milliseconds heartbeat{0};
 };
+
+/// Hands `note` to the `on_info` hook of the stream that session `to` runs.
+/// From any thread; a session that is not streaming or has no hook ignores it.
+void notify(const pid& to, std::string note);
 
 namespace detail {
 struct session_state;

@@ -1,0 +1,94 @@
+#include "comet_options.hpp"
+
+#include <charconv>
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+namespace comet {
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc{} || end == text.data())
+    return std::nullopt;
+  std::string_view unit{end, static_cast<std::size_t>(text.data() + text.size() - end)};
+  constexpr std::uint64_t max_ms = 365ull * 24 * 3600 * 1000; // a year: anything more is a typo
+  std::uint64_t ms = 0;
+  if (unit == "ms")
+    ms = n;
+  else if (unit == "s")
+    ms = n * 1000;
+  else if (unit == "m")
+    ms = n * 60'000;
+  else if (unit.empty() && n == 0)
+    ms = 0;
+  else
+    return std::nullopt;
+  if (n > max_ms || ms > max_ms)
+    return std::nullopt;
+  return std::chrono::milliseconds{ms};
+}
+
+namespace {
+
+/// A CLI11 option that reads a duration into `out`.
+void add_duration(CLI::App& app, const std::string& name, std::chrono::milliseconds& out,
+                  const std::string& what) {
+  app.add_option_function<std::string>(
+       name,
+       [&out, name](const std::string& text) {
+         auto d = parse_duration(text);
+         if (!d)
+           throw CLI::ValidationError(name, "'" + text + "' is not a duration such as 10s, 250ms or 2m");
+         out = *d;
+       },
+       what)
+    ->default_str(out.count() % 1000 == 0 ? fmt::format("{}s", out.count() / 1000)
+                                          : fmt::format("{}ms", out.count()));
+}
+
+} // namespace
+
+parse_outcome parse_command_line(int argc, char** argv) {
+  options o;
+  CLI::App app{"comet: the million-user comet server on libactor.\n"
+               "GET /hello, /stream/<id>, /events/<id>, /metrics, /; POST /send/<id>, /broadcast"};
+  app.option_defaults()->always_capture_default();
+  app.add_option("--address", o.address, "address to listen on");
+  app.add_option("--port", o.port, "port to listen on; 0 picks a free one (see the first log line)");
+  app.add_option("--threads", o.threads, "I/O threads; 0 means one per core")
+    ->check(CLI::Range(std::size_t{0}, std::size_t{256}));
+  app.add_option("--shards", o.shards, "session supervisor shards; 0 means threads x 4")
+    ->check(CLI::Range(std::size_t{0}, std::size_t{4096}));
+  app.add_option("--max-connections", o.max_connections, "open connections at most (soft)")
+    ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
+  add_duration(app, "--heartbeat", o.heartbeat, "interval of the 'tick <n>' chunk; 0 disables it");
+  app.add_option("--replay", o.replay, "messages kept per user id for Last-Event-ID replay")
+    ->check(CLI::Range(std::size_t{0}, std::size_t{100'000}));
+  add_duration(app, "--keep", o.keep, "how long a message waits for an absent user");
+  std::string level{libactor::log::to_string(o.log_level)};
+  app.add_option("--log-level", level, "debug, info, warning, error or none")
+    ->check(CLI::IsMember({"debug", "info", "warning", "error", "none"}));
+  app.add_flag("--allow-crash", o.allow_crash, "add POST /crash/<id> (fault injection)");
+  add_duration(app, "--run-for", o.run_for, "stop by itself after this long; 0 runs until a signal");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app.help().c_str(), stdout);
+    return {std::nullopt, 0};
+  } catch (const CLI::ParseError& e) {
+    // One clear line, as nginx or a GNU tool would print it.
+    std::fputs(fmt::format("comet: {} (see comet --help)\n", e.what()).c_str(), stderr);
+    return {std::nullopt, 2};
+  }
+  o.log_level = *libactor::log::parse_level(level);
+  if (o.keep.count() == 0) {
+    std::fputs("comet: --keep must be longer than 0 (see comet --help)\n", stderr);
+    return {std::nullopt, 2};
+  }
+  return {std::move(o), 0};
+}
+
+} // namespace comet

@@ -1,0 +1,52 @@
+/// @file
+/// The comet server's command line: every flag with its embedded default,
+/// long GNU-style names as a user of nginx or Cowboy would guess them.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "libactor/log.hpp"
+
+namespace comet {
+
+struct options {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8080;
+  /// I/O threads; 0 means one per core.
+  std::size_t threads = 0;
+  /// Supervisor shards; 0 means I/O threads x 4.
+  std::size_t shards = 0;
+  /// Ranch's max_connections (soft). The per-process open-file limit caps it.
+  std::size_t max_connections = 16384;
+  std::chrono::milliseconds heartbeat{10'000};
+  /// Messages each user id keeps for SSE `Last-Event-ID` replay and for
+  /// streams that are restarting.
+  std::size_t replay = 64;
+  /// How long a message for an absent user (or a replayable one) is kept.
+  std::chrono::milliseconds keep{30'000};
+  libactor::log::level log_level = libactor::log::level::info;
+  /// Adds `POST /crash/<id>` (fault injection); off by default.
+  bool allow_crash = false;
+  /// Stops by itself after this long; zero runs until SIGINT/SIGTERM.
+  std::chrono::milliseconds run_for{0};
+};
+
+/// What parsing the command line decided.
+struct parse_outcome {
+  std::optional<options> opts; ///< Set when the server should start.
+  int exit_code = 0;           ///< Otherwise: 0 after --help, 2 on a bad flag.
+};
+
+/// Parses argv; prints --help or one clear error line itself.
+parse_outcome parse_command_line(int argc, char** argv);
+
+/// "10s", "250ms", "2m", "0": a duration with a unit (a bare 0 is allowed).
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+} // namespace comet

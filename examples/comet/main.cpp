@@ -1,0 +1,129 @@
+// comet: the million-user comet server on libactor (DESIGN.md, "The comet
+// server contract"). Every connection is a session process, a tiny web
+// server of its own; streams register under their user id in the registry,
+// and a POST anywhere on the node reaches every stream of that user.
+//
+//   comet --port 8080                 then open http://127.0.0.1:8080/
+//   curl -N localhost:8080/stream/alice
+//   curl -d 'hi' localhost:8080/send/alice
+//
+// Flags: comet --help. docs/comet.md is the tutorial.
+#include <sys/resource.h>
+
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <exception>
+
+#include <fmt/format.h>
+
+#include "comet_options.hpp"
+#include "comet_routes.hpp"
+#include "libactor/http/server.hpp"
+#include "libactor/log.hpp"
+#include "libactor/node.hpp"
+#include "libactor/registry.hpp"
+
+namespace {
+
+namespace log = libactor::log;
+
+/// A comet server holds one descriptor per stream: take every file the
+/// hard limit allows (20,000 on the reference machine), as nginx's
+/// worker_rlimit_nofile does.
+rlim_t raise_open_file_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return 0;
+  lim.rlim_cur = lim.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &lim);
+  getrlimit(RLIMIT_NOFILE, &lim);
+  return lim.rlim_cur;
+}
+
+/// Waits for SIGINT/SIGTERM, or for `limit` if it is not zero.
+void wait_for_stop(const sigset_t& signals, std::chrono::milliseconds limit) {
+  if (limit.count() == 0) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    return;
+  }
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(limit);
+  timespec ts{static_cast<time_t>(secs.count()),
+              static_cast<long>(std::chrono::nanoseconds(limit - secs).count())};
+  sigtimedwait(&signals, nullptr, &ts);
+}
+
+int run(const comet::options& o) {
+  // Signals go to sigwait in main only: block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto files = raise_open_file_limit();
+
+  libactor::node_config node_cfg;
+  node_cfg.io_threads = o.threads;
+  node_cfg.log_level = o.log_level;
+  libactor::node node{node_cfg};
+
+  // The router: one user may have several streams (browser tabs), so keys
+  // are duplicate; each user keeps its last --replay messages for SSE
+  // Last-Event-ID and for streams whose session is restarting.
+  libactor::registry_config reg_cfg;
+  reg_cfg.mode = libactor::registry_mode::duplicate;
+  reg_cfg.replay_window = o.replay;
+  reg_cfg.max_age = o.keep;
+  libactor::registry registry{reg_cfg};
+
+  // The supervision tree, configured here:
+  //
+  //   http::server
+  //     listener                  acceptors on every I/O thread (SO_REUSEPORT)
+  //     conns_supervisor          one_for_one over --shards shards (Ranch's num_conns_sups)
+  //       shard 1..N              simple_one_for_one, intensity 100 per 5 s each
+  //         session               transient: restarted on its connection if it crashes
+  //
+  // A crash storm in one shard exhausts that shard's budget only; the other
+  // shards' sessions never notice.
+  libactor::http::server_options srv;
+  srv.listen.address = o.address;
+  srv.listen.port = o.port;
+  srv.listen.max_connections = o.max_connections;
+  srv.shards = o.shards;
+  srv.shard_intensity = 100;
+  srv.shard_period = std::chrono::seconds{5};
+
+  comet::services svc{node, registry, o};
+  libactor::http::server server{node, srv, comet::make_routes(svc)};
+  svc.server.store(&server, std::memory_order_release);
+  log::info("listening", log::kv("address", fmt::format("{}:{}", o.address, server.port())),
+            log::kv("threads", node.config().io_threads), log::kv("open_files", files),
+            log::kv("allow_crash", o.allow_crash));
+  if (files != 0 && o.max_connections + 64 > files)
+    log::warning("max_connections_above_file_limit", log::kv("max_connections", o.max_connections),
+                 log::kv("open_files", files));
+
+  wait_for_stop(signals, o.run_for);
+  log::info("stopping", log::kv("streams", server.stats().streams));
+  auto report = server.stop();
+  svc.server.store(nullptr, std::memory_order_release);
+  log::info("stopped", log::kv("drained", report.drained), log::kv("cut", report.cut));
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = comet::parse_command_line(argc, argv);
+  if (!parsed.opts)
+    return parsed.exit_code;
+  try {
+    return run(*parsed.opts);
+  } catch (const std::exception& e) {
+    // E.g. the address is taken: one clear line, not a core dump.
+    std::fputs(fmt::format("comet: {}\n", e.what()).c_str(), stderr);
+    return 1;
+  }
+}

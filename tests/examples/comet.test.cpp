@@ -1,0 +1,204 @@
+// examples/comet end to end, as a user runs it: the real binary on port 0,
+// hundreds of streams, sends, broadcasts and a crash injected from outside.
+// Every message must arrive exactly once and in order on every stream.
+#ifdef LIBACTOR_COMET
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "support/child_process.hpp"
+#include "support/test_client.hpp"
+
+using libactor::test::child_process;
+using libactor::test::http_reply;
+using libactor::test::test_client;
+
+namespace {
+
+/// A comet process on a free port; the port is read from its first log
+/// line, as a user or a script would.
+struct comet_process {
+  explicit comet_process(std::vector<std::string> extra = {}) : proc(args(std::move(extra)), true) {
+    auto line = proc.read_line_with("address=");
+    REQUIRE(line);
+    // e.g. "... event=http_server_started address=127.0.0.1 port=41234 ..."
+    auto at = line->find("port=");
+    REQUIRE(at != std::string::npos);
+    port = static_cast<std::uint16_t>(std::stoul(line->substr(at + 5)));
+    proc.discard_output();
+  }
+
+  static std::vector<std::string> args(std::vector<std::string> extra) {
+    std::vector<std::string> argv{LIBACTOR_COMET, "--port", "0", "--threads", "2",
+                                  "--heartbeat", "0"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+  }
+
+  child_process proc;
+  std::uint16_t port = 0;
+};
+
+http_reply request(std::uint16_t port, const std::string& method, const std::string& path,
+                   const std::string& body = {}) {
+  test_client c{port};
+  c.send(method + " " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: "
+         + std::to_string(body.size()) + "\r\n\r\n" + body);
+  auto r = c.read_reply();
+  REQUIRE(r);
+  return *r;
+}
+
+/// One `GET /stream/<user>` connection, past its welcome chunk.
+struct stream {
+  stream(std::uint16_t port, std::string who) : user(std::move(who)), c(port) {
+    c.send("GET /stream/" + user + " HTTP/1.1\r\nHost: t\r\n\r\n");
+    auto head = c.read_until("\r\n\r\n");
+    REQUIRE(head);
+    REQUIRE(head->find("Transfer-Encoding: chunked") != std::string::npos);
+    REQUIRE(c.read_chunk() == std::optional<std::string>{"welcome " + user + "\n"});
+  }
+  std::string user;
+  test_client c;
+};
+
+/// The value of an unlabelled metric line "name value".
+std::string metric(const std::string& text, const std::string& name) {
+  auto at = text.find("\n" + name + " ");
+  if (at == std::string::npos)
+    return "missing";
+  auto start = at + name.size() + 2;
+  return text.substr(start, text.find('\n', start) - start);
+}
+
+} // namespace
+
+TEST_CASE("comet: hundreds of streams get every send and broadcast exactly once and in order, "
+          "across a crash injected with --allow-crash",
+          "[examples][comet]") {
+  comet_process srv{{"--allow-crash"}};
+  constexpr int users = 100;
+  constexpr int per_user = 3;
+  auto user = [](int k) { return "u" + std::to_string(k); };
+  std::vector<std::unique_ptr<stream>> streams;
+  for (int i = 0; i < users * per_user; ++i)
+    streams.push_back(std::make_unique<stream>(srv.port, user(i % users)));
+
+  std::vector<std::vector<std::string>> expected(users);
+  for (int k = 0; k < users; ++k) {
+    for (int j = 1; j <= 2; ++j) {
+      auto msg = "s" + std::to_string(k) + "-" + std::to_string(j);
+      CHECK(request(srv.port, "POST", "/send/" + user(k), msg).body == "3\n");
+      expected[k].push_back(msg);
+    }
+  }
+  CHECK(request(srv.port, "POST", "/broadcast", "b1").body == "300\n");
+  for (auto& e : expected)
+    e.push_back("b1");
+
+  // u7's three sessions throw; what is sent to u7 while they restart must
+  // still arrive, once, in order, on the same connections.
+  CHECK(request(srv.port, "POST", "/crash/u7").body == "3\n");
+  for (int k = 0; k < users; ++k) {
+    auto msg = "after-crash-" + std::to_string(k);
+    request(srv.port, "POST", "/send/" + user(k), msg);
+    expected[k].push_back(msg);
+  }
+  request(srv.port, "POST", "/broadcast", "b2");
+  for (auto& e : expected)
+    e.push_back("b2");
+
+  for (std::size_t i = 0; i < streams.size(); ++i) {
+    auto& s = *streams[i];
+    for (const auto& want : expected[i % users]) {
+      auto got = s.c.read_chunk();
+      INFO("stream " << i << " of " << s.user);
+      REQUIRE(got);
+      CHECK(*got == want + "\n");
+    }
+  }
+  auto metrics = request(srv.port, "GET", "/metrics").body;
+  CHECK(metric(metrics, "comet_session_restarts_total") == "3");
+  CHECK(metric(metrics, "comet_streams") == "300");
+  CHECK(metrics.find("comet_messages_dropped_total{reason=\"overflow\"} 0") != std::string::npos);
+  CHECK(metrics.find("comet_messages_dropped_total{reason=\"not_streaming\"} 0") != std::string::npos);
+  // Nothing more is waiting on any stream: no duplicates.
+  for (auto& s : streams)
+    CHECK_FALSE(s->c.read_chunk(std::chrono::milliseconds{1}));
+}
+
+TEST_CASE("comet: an SSE client that reconnects with Last-Event-ID gets what it missed",
+          "[examples][comet]") {
+  comet_process srv;
+  {
+    test_client c{srv.port};
+    c.send("GET /events/zoe HTTP/1.1\r\nHost: t\r\n\r\n");
+    auto head = c.read_until("\r\n\r\n");
+    REQUIRE(head);
+    CHECK(head->find("Content-Type: text/event-stream") != std::string::npos);
+    CHECK(request(srv.port, "POST", "/send/zoe", "one").body == "1\n");
+    CHECK(c.read_chunk() == std::optional<std::string>{"id: 1\ndata: one\n\n"});
+  }
+  // The stream is gone once the server has seen the close; then two more.
+  for (int i = 0; i < 200; ++i) {
+    if (request(srv.port, "POST", "/send/zoe", "two").body == "0\n")
+      break;
+  }
+  request(srv.port, "POST", "/send/zoe", "three");
+  test_client again{srv.port};
+  again.send("GET /events/zoe HTTP/1.1\r\nHost: t\r\nLast-Event-ID: 1\r\n\r\n");
+  REQUIRE(again.read_until("\r\n\r\n"));
+  // Every "two" that found no stream was kept, and "three": replayed in order.
+  std::vector<std::string> got;
+  for (;;) {
+    auto ev = again.read_chunk();
+    REQUIRE(ev);
+    got.push_back(*ev);
+    if (ev->find("data: three") != std::string::npos)
+      break;
+  }
+  REQUIRE(got.size() >= 2);
+  CHECK(got.front().find("id: 2\n") == 0);
+  for (std::size_t i = 0; i < got.size(); ++i)
+    CHECK(got[i].find("id: " + std::to_string(i + 2) + "\n") == 0);
+}
+
+TEST_CASE("comet: bad input gets 4xx, bad flags exit 2, SIGTERM stops it cleanly", "[examples][comet]") {
+  {
+    comet_process srv;
+    CHECK(request(srv.port, "GET", "/hello").body == "hello\n");
+    CHECK(request(srv.port, "GET", "/nowhere").status == 404);
+    CHECK(request(srv.port, "POST", "/send/x", "").status == 400);
+    CHECK(request(srv.port, "GET", "/send/x").status == 405);
+    CHECK(request(srv.port, "GET", "/stream/" + std::string(300, 'x')).status == 414);
+    CHECK(request(srv.port, "POST", "/crash/x").status == 404); // only with --allow-crash
+    test_client raw{srv.port};
+    raw.send("THIS IS NOT HTTP\r\n\r\n");
+    auto r = raw.read_reply();
+    REQUIRE(r);
+    CHECK(r->status == 400);
+    auto page = request(srv.port, "GET", "/");
+    CHECK(page.status == 200);
+    CHECK(page.body.find("EventSource") != std::string::npos);
+    srv.proc.terminate();
+    CHECK(srv.proc.wait_exit() == std::optional<int>{0});
+  }
+  for (auto bad : {std::vector<std::string>{"--bogus"}, {"--heartbeat", "ten"}, {"--port", "70000"},
+                   {"--log-level", "loud"}, {"--threads", "-1"}}) {
+    std::vector<std::string> argv{LIBACTOR_COMET};
+    argv.insert(argv.end(), bad.begin(), bad.end());
+    child_process p{argv, true};
+    auto line = p.read_line();
+    REQUIRE(line);
+    CHECK(line->rfind("comet: ", 0) == 0);
+    CHECK(p.wait_exit() == std::optional<int>{2});
+  }
+  child_process help{{LIBACTOR_COMET, "--help"}, true};
+  CHECK(help.read_line_with("--max-connections"));
+  CHECK(help.wait_exit() == std::optional<int>{0});
+}
+
+#endif // LIBACTOR_COMET
