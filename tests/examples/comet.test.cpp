@@ -201,4 +201,18 @@ TEST_CASE("comet: bad input gets 4xx, bad flags exit 2, SIGTERM stops it cleanly
   CHECK(help.wait_exit() == std::optional<int>{0});
 }
 
+TEST_CASE("mini_comet, the 50-line tutorial server, streams what is sent to its user",
+          "[examples][comet]") {
+  child_process proc{{LIBACTOR_MINI_COMET, "0"}, true};
+  auto line = proc.read_line_with("port=");
+  REQUIRE(line);
+  auto port = static_cast<std::uint16_t>(std::stoul(line->substr(line->find("port=") + 5)));
+  proc.discard_output();
+  stream s{port, "ann"};
+  CHECK(request(port, "POST", "/send/ann", "hi ann").body == "1\n");
+  CHECK(s.c.read_chunk() == std::optional<std::string>{"hi ann\n"});
+  proc.terminate();
+  CHECK(proc.wait_exit() == std::optional<int>{0});
+}
+
 #endif // LIBACTOR_COMET
