@@ -62,6 +62,9 @@ parse_outcome parse_command_line(int argc, char** argv) {
     ->check(CLI::Range(std::size_t{0}, std::size_t{256}));
   app.add_option("--shards", o.shards, "session supervisor shards; 0 means threads x 4")
     ->check(CLI::Range(std::size_t{0}, std::size_t{4096}));
+  app.add_option("--intensity", o.intensity, "restarts a shard allows per --period before it escalates")
+    ->check(CLI::Range(0, 1'000'000));
+  add_duration(app, "--period", o.period, "the window of --intensity");
   app.add_option("--max-connections", o.max_connections, "open connections at most (soft)")
     ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
   add_duration(app, "--heartbeat", o.heartbeat, "interval of the 'tick <n>' chunk; 0 disables it");
@@ -84,6 +87,10 @@ parse_outcome parse_command_line(int argc, char** argv) {
     return {std::nullopt, 2};
   }
   o.log_level = *libactor::log::parse_level(level);
+  if (o.period.count() == 0) {
+    std::fputs("comet: --period must be longer than 0 (see comet --help)\n", stderr);
+    return {std::nullopt, 2};
+  }
   if (o.keep.count() == 0) {
     std::fputs("comet: --keep must be longer than 0 (see comet --help)\n", stderr);
     return {std::nullopt, 2};

@@ -22,6 +22,11 @@ struct options {
   std::size_t threads = 0;
   /// Supervisor shards; 0 means I/O threads x 4.
   std::size_t shards = 0;
+  /// Restarts each supervisor shard allows in `period` before it gives up
+  /// and escalates (OTP's intensity and period). Per shard: a crash storm
+  /// in one shard never spends another shard's budget.
+  int intensity = 1000;
+  std::chrono::milliseconds period{5'000};
   /// Ranch's max_connections (soft). The per-process open-file limit caps it.
   std::size_t max_connections = 16384;
   std::chrono::milliseconds heartbeat{10'000};

@@ -82,7 +82,7 @@ int run(const comet::options& o) {
   //   http::server
   //     listener                  acceptors on every I/O thread (SO_REUSEPORT)
   //     conns_supervisor          one_for_one over --shards shards (Ranch's num_conns_sups)
-  //       shard 1..N              simple_one_for_one, intensity 100 per 5 s each
+  //       shard 1..N              simple_one_for_one, --intensity restarts per --period each
   //         session               transient: restarted on its connection if it crashes
   //
   // A crash storm in one shard exhausts that shard's budget only; the other
@@ -92,8 +92,8 @@ int run(const comet::options& o) {
   srv.listen.port = o.port;
   srv.listen.max_connections = o.max_connections;
   srv.shards = o.shards;
-  srv.shard_intensity = 100;
-  srv.shard_period = std::chrono::seconds{5};
+  srv.shard_intensity = o.intensity;
+  srv.shard_period = o.period;
 
   comet::services svc{node, registry, o};
   libactor::http::server server{node, srv, comet::make_routes(svc)};
