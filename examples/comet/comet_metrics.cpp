@@ -97,6 +97,7 @@ std::string prometheus_text(const services& svc, const libactor::http::server& s
   dropped("expired", r.expired);            // waited longer than --keep
   dropped("slow_reader", s.dropped_chunks); // the client did not read fast enough
   dropped("not_streaming", s.routed_dropped);
+  out += svc.nodes.metrics();
   metric(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
          resident_bytes());
   metric(out, "process_open_fds", "gauge", "Open file descriptors.", open_fds());

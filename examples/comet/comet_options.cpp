@@ -75,6 +75,9 @@ parse_outcome parse_command_line(int argc, char** argv) {
   app.add_option("--log-level", level, "debug, info, warning, error or none")
     ->check(CLI::IsMember({"debug", "info", "warning", "error", "none"}));
   app.add_flag("--allow-crash", o.allow_crash, "add POST /crash/<id> (fault injection)");
+  app.add_option("--nats", o.nats, "NATS server URL of the cluster (repeat for several); none: one node");
+  app.add_option("--node-name", o.node_name, "this node's name in logs and NATS (default <hostname>:<pid>)");
+  app.add_option("--nats-prefix", o.nats_prefix, "first subject token(s), shared by the cluster's nodes");
   add_duration(app, "--run-for", o.run_for, "stop by itself after this long; 0 runs until a signal");
   try {
     app.parse(argc, argv);
@@ -87,6 +90,12 @@ parse_outcome parse_command_line(int argc, char** argv) {
     return {std::nullopt, 2};
   }
   o.log_level = *libactor::log::parse_level(level);
+#ifndef LIBACTOR_WITH_NATS
+  if (!o.nats.empty()) {
+    std::fputs("comet: --nats: this libactor was built without NATS (LIBACTOR_WITH_NATS=OFF)\n", stderr);
+    return {std::nullopt, 2};
+  }
+#endif
   if (o.period.count() == 0) {
     std::fputs("comet: --period must be longer than 0 (see comet --help)\n", stderr);
     return {std::nullopt, 2};

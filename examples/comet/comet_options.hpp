@@ -38,6 +38,12 @@ struct options {
   libactor::log::level log_level = libactor::log::level::info;
   /// Adds `POST /crash/<id>` (fault injection); off by default.
   bool allow_crash = false;
+  /// NATS servers of the cluster (repeatable --nats); empty: a single node.
+  std::vector<std::string> nats;
+  /// This node's name in logs and in NATS; empty: <hostname>:<pid>.
+  std::string node_name;
+  /// First subject token(s), so several applications can share one NATS.
+  std::string nats_prefix = "comet";
   /// Stops by itself after this long; zero runs until SIGINT/SIGTERM.
   std::chrono::milliseconds run_for{0};
 };

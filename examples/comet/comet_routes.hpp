@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 
+#include "comet_cluster.hpp"
 #include "comet_options.hpp"
 #include "libactor/http/server.hpp"
 
@@ -27,6 +28,7 @@ struct services {
   libactor::node& node;
   libactor::registry& registry;
   const options& opts;
+  const cluster& nodes;
   std::atomic<const libactor::http::server*> server{nullptr};
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };

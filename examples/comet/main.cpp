@@ -75,6 +75,9 @@ int run(const comet::options& o) {
   reg_cfg.mode = libactor::registry_mode::duplicate;
   reg_cfg.replay_window = o.replay;
   reg_cfg.max_age = o.keep;
+  // With --nats, send and broadcast reach the users' streams on every node.
+  auto nodes = comet::make_cluster(o);
+  reg_cfg.transport = nodes.transport;
   libactor::registry registry{reg_cfg};
 
   // The supervision tree, configured here:
@@ -95,12 +98,12 @@ int run(const comet::options& o) {
   srv.shard_intensity = o.intensity;
   srv.shard_period = o.period;
 
-  comet::services svc{node, registry, o};
+  comet::services svc{node, registry, o, nodes};
   libactor::http::server server{node, srv, comet::make_routes(svc)};
   svc.server.store(&server, std::memory_order_release);
   log::info("listening", log::kv("address", fmt::format("{}:{}", o.address, server.port())),
             log::kv("threads", node.config().io_threads), log::kv("open_files", files),
-            log::kv("allow_crash", o.allow_crash));
+            log::kv("allow_crash", o.allow_crash), log::kv("nats_servers", o.nats.size()));
   if (files != 0 && o.max_connections + 64 > files)
     log::warning("max_connections_above_file_limit", log::kv("max_connections", o.max_connections),
                  log::kv("open_files", files));
