@@ -10,6 +10,8 @@ the same run where there is one:
       and kernel (Slab delta / N; loopback, so both socket ends are in it)
   (d) broadcast to N streams, 5 times: delivery p50/p99/max and losses
   (e) crash storm: 1,000 sessions crashed during broadcasts; losses counted
+  (f) three comet nodes behind one nats-server, N streams each (3N in all),
+      5 broadcasts entering at one node: p50/p99/max and losses, next to (d)
 
 then rewrites the suite's section of bench/RESULTS.md (between the
 `comet-suite` markers) with the figures and the exact commands, and draws
@@ -287,6 +289,50 @@ class Suite:
                                  "sessions_crashed": sum(crashed), "restarts": restarts}
         log(f"crash storm: crashed {sum(crashed)} restarts {restarts} latency {res.get('latency')}")
 
+    # -- (f) -------------------------------------------------------------------------
+
+    def cluster_broadcast(self):
+        import socket
+        import tempfile
+        n = self.args.streams
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            nats_port = probe.getsockname()[1]
+        store = tempfile.mkdtemp(prefix="suite-js-")
+        nats = subprocess.Popen(["nats-server", "-js", "-sd", store, "-a", "127.0.0.1", "-p", str(nats_port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        nodes = []
+        try:
+            url = f"nats://127.0.0.1:{nats_port}"
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", nats_port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            for name in ("a", "b", "c"):
+                nodes.append(self.start_comet("--max-connections", str(n + 1000), "--nats", url,
+                                              "--node-name", name))
+            targets = ",".join(f"127.0.0.1:{s.port}" for s in nodes)
+            res = self.floodtest("--mode", "latency", "--targets", targets, "-n", str(3 * n), "--rate", "5000",
+                                 "--via", "broadcast", "--expect", "all-streams", "--messages", "5", "--interval", "1s",
+                                 "--timeout", "240s", "-q", timeout=300)
+            cluster = {}
+            for name, s in zip("abc", nodes):
+                cluster[name] = {k: s.metric(f"comet_cluster_{k}") for k in
+                                 ("published_total", "received_total", "dropped_total", "slow_consumer_total")}
+        finally:
+            for s in nodes:
+                s.stop()
+            nats.terminate()
+            nats.wait(timeout=10)
+            shutil.rmtree(store, ignore_errors=True)
+        self.commands.append(f"nats-server -js -sd TMP -a 127.0.0.1 -p NATS_PORT; three comets with "
+                             f"--nats nats://127.0.0.1:NATS_PORT --node-name a|b|c")
+        self.figures["cluster"] = {"result": res, "nodes": cluster}
+        log(f"cluster broadcast: {res.get('latency')} nodes {cluster}")
+
     # -- output --------------------------------------------------------------------------
 
     def plots_(self):
@@ -318,6 +364,7 @@ plot "{hist}" using ($1/1000):3 with steps lw 2
         b = f["broadcast"]["latency"]
         c = f["crash"]
         cr = c["result"]["latency"]
+        fl = f["cluster"]["result"]["latency"]
         kb = 1000.0
         lines = [
             BEGIN,
@@ -348,6 +395,11 @@ plot "{hist}" using ($1/1000):3 with steps lw 2
             f"| (e) deliveries expected / received / lost / duplicated or reordered | {cr['expected']} / {cr['received']} / "
             f"**{cr['lost']}** / {c['result'].get('out_of_order')} | | | 0 lost: "
             f"{'met' if cr['lost'] == 0 and cr['expected'] > 0 else 'MISSED'} |",
+            f"| (f) 3 nodes over NATS, broadcast to {f['cluster']['result'].get('established')} streams x5: "
+            f"p50 / p99 / max | {fl['p50_us'] / kb:.1f} / {fl['p99_us'] / kb:.1f} / {fl['max_us'] / kb:.1f} ms | "
+            f"one node (d): {b['p99_us'] / kb:.1f} ms p99 | {fl['p99_us'] / b['p99_us']:.2f}x p99 | |",
+            f"| (f) deliveries expected / received / lost | {fl['expected']} / {fl['received']} / **{fl['lost']}** "
+            f"(NATS dropped: {sum((v['dropped_total'] or 0) for v in f['cluster']['nodes'].values()):.0f}) | | | 0 lost |",
             f"| (e) latency during the storm p50 / p99 / max | {cr['p50_us'] / kb:.1f} / {cr['p99_us'] / kb:.1f} / "
             f"{cr['max_us'] / kb:.1f} ms | | | |",
             "",
@@ -362,7 +414,7 @@ plot "{hist}" using ($1/1000):3 with steps lw 2
             "Raw floodtest summaries:",
             "",
             "```json",
-            json.dumps({"broadcast": f["broadcast"], "crash_storm": c["result"]}),
+            json.dumps({"broadcast": f["broadcast"], "crash_storm": c["result"], "cluster": f["cluster"]}),
             "```",
             END,
         ]
@@ -386,16 +438,17 @@ def main():
     p.add_argument("--wrk-seconds", type=int, default=8)
     p.add_argument("--conns", type=int, default=50, help="wrk connections")
     p.add_argument("--workdir", default="/tmp/comet-suite", help="raw data (CSV, histogram)")
-    p.add_argument("--only", default="abcde", help="subset of steps, e.g. 'de' (results are written only for all)")
+    p.add_argument("--only", default="abcdef", help="subset of steps, e.g. 'de' (results are written only for all)")
     args = p.parse_args()
     if not shutil.which("wrk") and any(s in args.only for s in "ab"):
         sys.exit("comet_suite: wrk is missing (apt-get install wrk)")
     s = Suite(args)
-    steps = {"a": s.http_rates, "c": s.idle_memory, "d": s.broadcast_latency, "e": s.crash_storm}
+    steps = {"a": s.http_rates, "c": s.idle_memory, "d": s.broadcast_latency, "e": s.crash_storm,
+             "f": s.cluster_broadcast}
     for key, step in steps.items():
         if key in args.only or (key == "a" and "b" in args.only):
             step()
-    if args.only == "abcde":
+    if args.only == "abcdef":
         s.plots_()
         s.write_results()
     else:

@@ -104,8 +104,10 @@ libactor::http::http_router make_routes(services& svc) {
     std::optional<std::uint64_t> last;
     if (auto h = ctx.req().header("Last-Event-ID"))
       last = libactor::http::parse_last_event_id(*h);
-    ctx.start_sse(hooks);
+    // Registered before the head is written: a client that has the head can
+    // count on messages sent from then on reaching it.
     ctx.subscribe(reg, libactor::registry_key{*id}, last);
+    ctx.start_sse(hooks);
   });
 
   r.add("POST", "/send/:id", [&reg](context& ctx) {

@@ -10,6 +10,7 @@
 // Flags: comet --help. docs/comet.md is the tutorial.
 #include <sys/resource.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -41,17 +42,28 @@ rlim_t raise_open_file_limit() {
   return lim.rlim_cur;
 }
 
-/// Waits for SIGINT/SIGTERM, or for `limit` if it is not zero.
+/// Waits for SIGINT/SIGTERM, or for `limit` if it is not zero. An
+/// interrupted wait (EINTR: a debugger attaching, SIGSTOP/SIGCONT) waits on.
 void wait_for_stop(const sigset_t& signals, std::chrono::milliseconds limit) {
   if (limit.count() == 0) {
     int sig = 0;
-    sigwait(&signals, &sig);
+    while (sigwait(&signals, &sig) != 0) {
+    }
     return;
   }
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(limit);
-  timespec ts{static_cast<time_t>(secs.count()),
-              static_cast<long>(std::chrono::nanoseconds(limit - secs).count())};
-  sigtimedwait(&signals, nullptr, &ts);
+  auto until = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    auto left = until - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero())
+      return;
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(left);
+    timespec ts{static_cast<time_t>(secs.count()),
+                static_cast<long>(std::chrono::nanoseconds(left - secs).count())};
+    if (sigtimedwait(&signals, nullptr, &ts) >= 0)
+      return; // SIGINT or SIGTERM
+    if (errno == EAGAIN)
+      return; // the time is up
+  }
 }
 
 int run(const comet::options& o) {

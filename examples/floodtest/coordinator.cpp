@@ -165,7 +165,8 @@ void coordinator::advance() {
         });
       } else {
         phase_ = phase::sending;
-        sender_.emplace(io_, opts_, layout_.targets.front(), [this] {
+        streams_at_send_ = t[counter::established] - t[counter::closed];
+        sender_.emplace(io_, opts_, layout_.post_to, [this] {
           phase_ = phase::draining;
           phase_timer_.expires_after(opts_.drain);
           phase_timer_.async_wait([this](const error_code& ec) {
@@ -280,7 +281,10 @@ int coordinator::finish() {
   if (sender_) {
     s.sent = sender_->result().sent;
     s.answered = sender_->result().answered;
-    s.expected = sender_->result().reached;
+    // A comet node answers with the streams it reached itself; in a cluster
+    // a broadcast also reaches the other nodes' streams: every open one.
+    s.expected = opts_.expect_all_streams ? std::uint64_t{s.answered} * streams_at_send_
+                                          : sender_->result().reached;
     s.send_errors = sender_->result().errors;
   }
   s.run_s = stopped_s_;

@@ -99,6 +99,8 @@ private:
   double stopped_s_ = 0;
   std::uint64_t peak_active_ = 0;
   std::optional<double> bytes_per_conn_;
+  /// Streams open when sending began (`--expect all-streams`).
+  std::uint64_t streams_at_send_ = 0;
 };
 
 } // namespace floodtest

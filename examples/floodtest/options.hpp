@@ -31,6 +31,14 @@ struct options {
   std::uint16_t port = 8080;
   /// "ip:port,ip:port": several servers (comet nodes); overrides host/port.
   std::string targets;
+  /// "ip:port": where latency mode POSTs its messages; empty: the first
+  /// target. Lets a run measure delivery across nodes (streams on one node,
+  /// messages entering at another).
+  std::string post_to;
+  /// Latency: expect every message on every open stream (a broadcast in a
+  /// cluster, where a node's answer counts only its own streams) instead of
+  /// the server's answered counts.
+  bool expect_all_streams = false;
   std::uint32_t connections = 1000;
   double rate = 1000;
   std::uint32_t concurrency = 100;

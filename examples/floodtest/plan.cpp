@@ -47,6 +47,15 @@ std::variant<plan, std::string> make_plan(const options& o, std::uint64_t file_l
   p.file_limit = file_limit;
   if (auto why = resolve_targets(o, p.targets); !why.empty())
     return why;
+  p.post_to = p.targets.front();
+  if (!o.post_to.empty()) {
+    options one = o;
+    one.targets = o.post_to;
+    std::vector<boost::asio::ip::tcp::endpoint> ep;
+    if (auto why = resolve_targets(one, ep); !why.empty() || ep.size() != 1)
+      return fmt::format("--post-to: '{}' is not one ip:port", o.post_to);
+    p.post_to = ep.front();
+  }
   if (o.per_process + reserved_files > file_limit)
     return fmt::format("--per-process {} needs {} open files per worker, but the limit is {} "
                        "(ulimit -Hn); lower --per-process",

@@ -28,6 +28,8 @@ struct plan {
   std::vector<worker_share> workers;
   /// The servers; connection i goes to `targets[i % size]`.
   std::vector<boost::asio::ip::tcp::endpoint> targets;
+  /// Where latency mode POSTs (`--post-to`, else the first target).
+  boost::asio::ip::tcp::endpoint post_to;
   /// Client source addresses; connection i binds to `sources[i % size]`.
   /// Empty: the kernel chooses (`--source-base none`).
   std::vector<boost::asio::ip::address_v4> sources;

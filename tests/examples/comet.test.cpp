@@ -9,72 +9,10 @@
 
 #include <catch2/catch.hpp>
 
-#include "support/child_process.hpp"
-#include "support/test_client.hpp"
+#include "support/comet_process.hpp"
 
-using libactor::test::child_process;
-using libactor::test::http_reply;
-using libactor::test::test_client;
+using namespace libactor::test;
 
-namespace {
-
-/// A comet process on a free port; the port is read from its first log
-/// line, as a user or a script would.
-struct comet_process {
-  explicit comet_process(std::vector<std::string> extra = {}) : proc(args(std::move(extra)), true) {
-    auto line = proc.read_line_with("address=");
-    REQUIRE(line);
-    // e.g. "... event=http_server_started address=127.0.0.1 port=41234 ..."
-    auto at = line->find("port=");
-    REQUIRE(at != std::string::npos);
-    port = static_cast<std::uint16_t>(std::stoul(line->substr(at + 5)));
-    proc.discard_output();
-  }
-
-  static std::vector<std::string> args(std::vector<std::string> extra) {
-    std::vector<std::string> argv{LIBACTOR_COMET, "--port", "0", "--threads", "2",
-                                  "--heartbeat", "0"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return argv;
-  }
-
-  child_process proc;
-  std::uint16_t port = 0;
-};
-
-http_reply request(std::uint16_t port, const std::string& method, const std::string& path,
-                   const std::string& body = {}) {
-  test_client c{port};
-  c.send(method + " " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: "
-         + std::to_string(body.size()) + "\r\n\r\n" + body);
-  auto r = c.read_reply();
-  REQUIRE(r);
-  return *r;
-}
-
-/// One `GET /stream/<user>` connection, past its welcome chunk.
-struct stream {
-  stream(std::uint16_t port, std::string who) : user(std::move(who)), c(port) {
-    c.send("GET /stream/" + user + " HTTP/1.1\r\nHost: t\r\n\r\n");
-    auto head = c.read_until("\r\n\r\n");
-    REQUIRE(head);
-    REQUIRE(head->find("Transfer-Encoding: chunked") != std::string::npos);
-    REQUIRE(c.read_chunk() == std::optional<std::string>{"welcome " + user + "\n"});
-  }
-  std::string user;
-  test_client c;
-};
-
-/// The value of an unlabelled metric line "name value".
-std::string metric(const std::string& text, const std::string& name) {
-  auto at = text.find("\n" + name + " ");
-  if (at == std::string::npos)
-    return "missing";
-  auto start = at + name.size() + 2;
-  return text.substr(start, text.find('\n', start) - start);
-}
-
-} // namespace
 
 TEST_CASE("comet: hundreds of streams get every send and broadcast exactly once and in order, "
           "across a crash injected with --allow-crash",
