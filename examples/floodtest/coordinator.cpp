@@ -95,6 +95,14 @@ int coordinator::run() {
 
 // -- the workers' pipes ---------------------------------------------------------
 
+std::uint64_t coordinator::expected_deliveries() const {
+  // A comet node answers with the streams it reached itself; in a cluster
+  // a broadcast also reaches the other nodes' streams: every open one.
+  if (opts_.expect_all_streams)
+    return std::uint64_t{sender_->result().answered} * streams_at_send_;
+  return sender_->result().reached;
+}
+
 void coordinator::read(std::size_t i) {
   asio::async_read_until(*pipes_[i], asio::dynamic_buffer(inboxes_[i]), '\n',
                          [this, i](const error_code& ec, std::size_t n) {
@@ -183,7 +191,7 @@ void coordinator::advance() {
         stop(); // the server closed every stream: nothing left to hold
       return;
     case phase::draining:
-      if (t[counter::deliveries] >= sender_->result().reached)
+      if (t[counter::deliveries] >= expected_deliveries())
         stop();
       return;
     default:
@@ -281,10 +289,7 @@ int coordinator::finish() {
   if (sender_) {
     s.sent = sender_->result().sent;
     s.answered = sender_->result().answered;
-    // A comet node answers with the streams it reached itself; in a cluster
-    // a broadcast also reaches the other nodes' streams: every open one.
-    s.expected = opts_.expect_all_streams ? std::uint64_t{s.answered} * streams_at_send_
-                                          : sender_->result().reached;
+    s.expected = expected_deliveries();
     s.send_errors = sender_->result().errors;
   }
   s.run_s = stopped_s_;

@@ -99,6 +99,8 @@ private:
   double stopped_s_ = 0;
   std::uint64_t peak_active_ = 0;
   std::optional<double> bytes_per_conn_;
+  /// Deliveries the run waits for and the summary expects (`--expect`).
+  std::uint64_t expected_deliveries() const;
   /// Streams open when sending began (`--expect all-streams`).
   std::uint64_t streams_at_send_ = 0;
 };

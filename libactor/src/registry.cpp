@@ -1,5 +1,7 @@
 #include "libactor/registry.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <limits>
 #include <thread>
@@ -9,6 +11,7 @@
 #include <caf/make_message.hpp>
 #include <caf/message_id.hpp>
 
+#include "internal/hybrid_clock.hpp"
 #include "internal/registry_partition.hpp"
 #include "libactor/process.hpp"
 
@@ -29,10 +32,13 @@ public:
   explicit state(registry_config cfg)
     : cfg_(std::move(cfg)),
       nparts_(cfg_.partitions == 0 ? 1 : cfg_.partitions),
-      parts_(new registry_partition[nparts_]) {
+      parts_(new registry_partition[nparts_]),
+      transport_(cfg_.transport.get()),
+      clock_ids_(transport_ != nullptr) {
   }
 
   const registry_config& config() const noexcept { return cfg_; }
+  registry_transport* transport() const noexcept { return transport_; }
 
   register_result add(const registry_key& key, const pid& who, std::optional<std::uint64_t> last_seen);
   bool remove(const registry_key& key, const pid& who);
@@ -40,8 +46,11 @@ public:
   std::vector<pid> lookup(const registry_key& key) const;
   std::vector<routed_message> replay(const registry_key& key, std::uint64_t after_id) const;
   registry_stats stats() const;
-  std::size_t send(const registry_key& key, std::string payload);
-  std::size_t broadcast(const std::string& payload);
+  std::size_t send(const registry_key& key, std::string payload, bool forward);
+  std::size_t receive(const registry_key& key, std::string payload, std::uint64_t id);
+  std::size_t broadcast(const std::string& payload, std::uint64_t floor_id);
+  std::uint64_t next_broadcast_floor();
+  void raise_broadcast_floor(std::uint64_t id);
   std::size_t expire();
 
   // -- sweeping ------------------------------------------------------------------
@@ -55,7 +64,36 @@ private:
     return parts_[(key.hash() >> 32) % nparts_];
   }
 
-  std::size_t route_locked(registry_partition& p, key_entry& e, std::string payload);
+  /// The id floor of a message entering here now: 0 for counter ids.
+  std::uint64_t entry_floor() const noexcept { return clock_ids_ ? detail::hybrid_floor() : 0; }
+
+  /// Numbers the next message of `e`: `max(floor, last + 1)`.
+  static std::uint64_t assign_id(key_entry& e, std::uint64_t floor) noexcept {
+    e.last_id = std::max(floor, e.last_id + 1);
+    return e.last_id;
+  }
+
+  /// The id below which a client naming `last_seen` has everything.
+  std::uint64_t seen_upto(const key_entry& e, std::optional<std::uint64_t> last_seen) const noexcept {
+    // A counter id beyond the newest one predates the key's last reset:
+    // everything kept is newer than what the client saw. Clock ids never
+    // restart, so for them the client's word stands.
+    if (last_seen && (clock_ids_ || *last_seen <= e.last_id))
+      return *last_seen;
+    return 0;
+  }
+
+  /// `touch`: whether buffering for an absent key extends its life (a send
+  /// does; a broadcast must not, or departed users would live forever).
+  std::size_t route_locked(registry_partition& p, key_entry& e, std::string payload, std::uint64_t id,
+                           bool touch = true);
+  std::size_t release_kept_locked(registry_partition& p, key_entry& e, const caf::actor& who,
+                                  std::optional<std::uint64_t> history_after,
+                                  std::uint64_t pending_after);
+  /// Ends a hold begun by `add`; `fetched` is null if the store could not answer.
+  void end_hold(const registry_key& key, std::uint64_t fetch_after, std::vector<routed_message>* fetched,
+                const caf::actor& who, std::optional<std::uint64_t> history_after,
+                std::uint64_t pending_after);
   void expire_locked(registry_partition& p, key_entry& e, time_point now);
   void trim_history(key_entry& e);
   void retire_locked(registry_partition& p, const registry_key& key, key_entry& e);
@@ -63,6 +101,12 @@ private:
   registry_config cfg_;
   std::size_t nparts_;
   std::unique_ptr<registry_partition[]> parts_;
+  /// Owned by `cfg_`; null for one node.
+  registry_transport* transport_;
+  /// Hybrid-clock ids (routed.hpp) rather than counters: with a transport.
+  bool clock_ids_;
+  /// The newest broadcast floor this node issued or received.
+  std::atomic<std::uint64_t> broadcast_floor_{0};
 
   std::mutex sweep_mtx_;
   std::condition_variable sweep_cv_;
@@ -119,6 +163,10 @@ register_result registry::state::add(const registry_key& key, const pid& who,
   }
   auto guard = std::make_unique<registration_guard>(weak_from_this(), key);
   auto& p = partition_of(key);
+  bool first = false;
+  std::optional<std::uint64_t> fetch_after;
+  std::optional<std::uint64_t> history_after;
+  std::uint64_t after = 0;
   {
     std::lock_guard<std::mutex> lock{p.mtx};
     auto& e = p.keys[key];
@@ -133,52 +181,56 @@ register_result registry::state::add(const registry_key& key, const pid& who,
       result.holder = pid{e.procs.front().proc};
       return result;
     }
+    first = e.procs.empty();
     e.procs.push_back({who.handle(), guard.get()});
-    if (e.procs.size() == 1)
+    if (first)
       ++p.counters.keys;
     ++p.counters.registrations;
-    // Under the lock: anything sent after this registration gets a higher id
-    // and is enqueued after these, so the process sees one ordered stream.
-    if (e.buffer) {
-      auto& buf = *e.buffer;
-      expire_locked(p, e, cfg_.clock());
-      // A last-seen id beyond the newest one predates the key's last reset:
-      // everything kept is newer than what the client saw.
-      std::uint64_t after = 0;
-      if (last_seen && *last_seen <= e.last_id)
-        after = *last_seen;
-      if (last_seen) {
-        for (auto& m : buf.history) {
-          if (m.id > after) {
-            deliver(who.handle(), caf::make_message(routed_atom::value, m.id, m.payload));
-            ++p.counters.replayed;
-            ++result.delivered;
-          }
-        }
-      }
-      // Pending ids at or below `last_seen` reached the client some other
-      // way (another node, say); they count as delivered, not resent.
-      for (auto& m : buf.pending) {
-        if (m.id > after) {
-          deliver(who.handle(), caf::make_message(routed_atom::value, m.id, m.payload));
-          ++p.counters.delivered;
-          ++result.delivered;
-        }
-      }
-      p.counters.pending -= buf.pending.size();
-      if (cfg_.replay_window > 0) {
-        for (auto& m : buf.pending)
-          buf.history.push_back(std::move(m));
-      }
-      buf.pending.clear();
-      trim_history(e);
-      if (buf.empty())
-        e.buffer.reset();
+    after = seen_upto(e, last_seen);
+    if (last_seen)
+      history_after = after;
+    // Without last_seen, kept messages that were never delivered (pending)
+    // come to this process; everything before them went to others.
+    result.baseline_id = last_seen ? after : e.last_id;
+    if (!last_seen && e.buffer && !e.buffer->pending.empty())
+      result.baseline_id = e.buffer->pending.front().id - 1;
+    if (first && transport_ != nullptr && (last_seen || e.retired_id != 0)) {
+      // This node did not hear the key before now: ask the cluster's store
+      // what it missed, and hold everything for the key until it answers.
+      fetch_after = last_seen ? *last_seen : e.retired_id;
+      result.baseline_id = *fetch_after;
+      if (!e.buffer)
+        e.buffer = std::make_unique<detail::key_buffer>();
+      ++e.buffer->holds;
+    } else if (e.buffer && e.buffer->holds == 0) {
+      // Under the lock: anything sent after this registration gets a higher
+      // id and is enqueued after these, so the process sees one ordered stream.
+      result.delivered = release_kept_locked(p, e, who.handle(), history_after, after);
     }
+    // While a fetch is under way, a process registering meanwhile gets the
+    // held messages with everyone else when it ends.
   }
   // Outside the lock: attaching to a process that already exited runs the
   // guard at once, which takes the lock to remove what was just added.
   who.handle()->attach(std::move(guard));
+  if (first && transport_ != nullptr)
+    transport_->key_added(key);
+  if (fetch_after) {
+    // After `key_added`: the transport hears the key's live messages before
+    // it asks the store, so nothing falls between the two.
+    auto done = [weak = weak_from_this(), key, fetch_after = *fetch_after, who = who.handle(),
+                 history_after, after](std::optional<std::vector<routed_message>> fetched) {
+      if (auto st = weak.lock())
+        st->end_hold(key, fetch_after, fetched ? &*fetched : nullptr, who, history_after, after);
+    };
+    try {
+      transport_->fetch(key, *fetch_after, std::move(done));
+    } catch (...) {
+      // A hold nobody ends would keep the key's messages forever.
+      end_hold(key, *fetch_after, nullptr, who.handle(), history_after, after);
+      throw;
+    }
+  }
   return result;
 }
 
@@ -186,6 +238,7 @@ bool registry::state::remove(const registry_key& key, const pid& who) {
   if (!who)
     return false;
   const void* guard = nullptr;
+  bool last = false;
   auto& p = partition_of(key);
   {
     std::lock_guard<std::mutex> lock{p.mtx};
@@ -206,32 +259,41 @@ bool registry::state::remove(const registry_key& key, const pid& who) {
     if (procs.empty()) {
       --p.counters.keys;
       retire_locked(p, key, i->second);
+      last = true;
     }
   }
   // The guard is matched by address only, never dereferenced here: if the
   // process exited meanwhile it is already gone and this finds nothing.
   who.handle()->detach(caf::attachable::token{registration_guard::token_type, guard});
+  if (last && transport_ != nullptr)
+    transport_->key_removed(key);
   return true;
 }
 
 void registry::state::remove_exited(const registry_key& key, const void* guard) {
   auto& p = partition_of(key);
-  std::lock_guard<std::mutex> lock{p.mtx};
-  auto i = p.keys.find(key);
-  if (i == p.keys.end())
-    return;
-  auto& procs = i->second.procs;
-  for (auto j = procs.begin(); j != procs.end(); ++j) {
-    if (j->guard == guard) {
-      procs.erase(j);
-      --p.counters.registrations;
-      if (procs.empty()) {
-        --p.counters.keys;
-        retire_locked(p, key, i->second);
-      }
+  bool last = false;
+  {
+    std::lock_guard<std::mutex> lock{p.mtx};
+    auto i = p.keys.find(key);
+    if (i == p.keys.end())
       return;
+    auto& procs = i->second.procs;
+    for (auto j = procs.begin(); j != procs.end(); ++j) {
+      if (j->guard == guard) {
+        procs.erase(j);
+        --p.counters.registrations;
+        if (procs.empty()) {
+          --p.counters.keys;
+          retire_locked(p, key, i->second);
+          last = true;
+        }
+        break;
+      }
     }
   }
+  if (last && transport_ != nullptr)
+    transport_->key_removed(key);
 }
 
 // -- queries -------------------------------------------------------------------
@@ -258,7 +320,7 @@ std::vector<routed_message> registry::state::replay(const registry_key& key,
   if (i == p.keys.end() || !i->second.buffer)
     return out;
   auto& e = i->second;
-  auto after = after_id <= e.last_id ? after_id : 0;
+  auto after = seen_upto(e, after_id);
   // Read-only: aged messages are skipped here and dropped by the next touch.
   auto oldest = cfg_.clock() - cfg_.max_age;
   auto collect = [&](const std::deque<kept_message>& xs) {
@@ -287,6 +349,7 @@ registry_stats registry::state::stats() const {
     s.dropped_overflow += c.dropped_overflow;
     s.expired += c.expired;
     s.replayed += c.replayed;
+    s.fetched += c.fetched;
   }
   return s;
 }
@@ -294,16 +357,17 @@ registry_stats registry::state::stats() const {
 // -- routing -------------------------------------------------------------------
 
 std::size_t registry::state::route_locked(registry_partition& p, key_entry& e,
-                                          std::string payload) {
-  // Assigned and enqueued under the partition lock: two concurrent senders
+                                          std::string payload, std::uint64_t id, bool touch) {
+  // Numbered and enqueued under the partition lock: two concurrent senders
   // to one key cannot enqueue out of id order.
-  auto id = ++e.last_id;
   ++p.counters.routed;
-  if (e.procs.empty()) {
+  bool held = e.buffer && e.buffer->holds > 0;
+  if (e.procs.empty() || held) {
     if (!e.buffer)
       e.buffer = std::make_unique<detail::key_buffer>();
     auto now = cfg_.clock();
-    e.touched = now;
+    if (touch)
+      e.touched = now;
     expire_locked(p, e, now);
     auto& pending = e.buffer->pending;
     pending.push_back(kept_message{id, now, std::move(payload)});
@@ -314,7 +378,8 @@ std::size_t registry::state::route_locked(registry_partition& p, key_entry& e,
       ++p.counters.dropped_overflow;
       --p.counters.pending;
     }
-    return 0;
+    // Held for a replay: it reaches these processes as soon as that ends.
+    return held ? e.procs.size() : 0;
   }
   if (cfg_.replay_window > 0) {
     if (!e.buffer)
@@ -344,27 +409,164 @@ std::size_t registry::state::route_locked(registry_partition& p, key_entry& e,
   return e.procs.size();
 }
 
-std::size_t registry::state::send(const registry_key& key, std::string payload) {
+std::size_t registry::state::send(const registry_key& key, std::string payload, bool forward) {
+  auto floor = entry_floor();
   auto& p = partition_of(key);
   std::lock_guard<std::mutex> lock{p.mtx};
   auto i = p.keys.find(key);
   if (i == p.keys.end())
     i = p.keys.emplace(key, key_entry{}).first;
-  return route_locked(p, i->second, std::move(payload));
+  auto& e = i->second;
+  auto id = assign_id(e, floor);
+  std::size_t remote = 0;
+  // Under the lock (see registry_transport::forward): the ids of this node
+  // leave in order.
+  if (forward && transport_ != nullptr)
+    remote = transport_->forward(key, id, payload);
+  return route_locked(p, e, std::move(payload), id) + remote;
 }
 
-std::size_t registry::state::broadcast(const std::string& payload) {
+std::size_t registry::state::receive(const registry_key& key, std::string payload, std::uint64_t id) {
+  auto& p = partition_of(key);
+  std::lock_guard<std::mutex> lock{p.mtx};
+  auto i = p.keys.find(key);
+  if (i == p.keys.end())
+    i = p.keys.emplace(key, key_entry{}).first;
+  auto& e = i->second;
+  // The entry node's id, kept as is so that every node agrees on it; this
+  // node's next own id goes above it.
+  e.last_id = std::max(e.last_id, id);
+  return route_locked(p, e, std::move(payload), id);
+}
+
+std::size_t registry::state::broadcast(const std::string& payload, std::uint64_t floor_id) {
   std::size_t n = 0;
   for (std::size_t k = 0; k < nparts_; ++k) {
     auto& p = parts_[k];
     std::lock_guard<std::mutex> lock{p.mtx};
+    // A key whose last process left (or that was sent to) less than
+    // `max_age` ago is a session about to come back, e.g. restarting under
+    // its supervisor: it keeps the broadcast like a send. Later ones are
+    // users who left; buffering for them would keep them forever.
+    const auto recent = cfg_.clock() - cfg_.max_age;
     for (auto& [key, e] : p.keys) {
-      // Absent keys with pending messages are sessions about to come back.
-      if (!e.procs.empty() || (e.buffer && !e.buffer->pending.empty()))
-        n += route_locked(p, e, payload);
+      if (!e.procs.empty() || e.touched > recent)
+        n += route_locked(p, e, payload, assign_id(e, floor_id), false);
     }
   }
   return n;
+}
+
+std::uint64_t registry::state::next_broadcast_floor() {
+  if (!clock_ids_)
+    return 0;
+  auto last = broadcast_floor_.load();
+  std::uint64_t next = 0;
+  do {
+    next = detail::hybrid_next(last);
+  } while (!broadcast_floor_.compare_exchange_weak(last, next));
+  return next;
+}
+
+void registry::state::raise_broadcast_floor(std::uint64_t id) {
+  auto last = broadcast_floor_.load();
+  while (last < id && !broadcast_floor_.compare_exchange_weak(last, id)) {
+  }
+}
+
+// -- kept messages at registration ---------------------------------------------
+
+std::size_t registry::state::release_kept_locked(registry_partition& p, key_entry& e,
+                                                 const caf::actor& who,
+                                                 std::optional<std::uint64_t> history_after,
+                                                 std::uint64_t pending_after) {
+  auto& buf = *e.buffer;
+  expire_locked(p, e, cfg_.clock());
+  std::size_t n = 0;
+  bool who_here = std::any_of(e.procs.begin(), e.procs.end(),
+                              [&](const detail::registration& r) { return r.proc == who; });
+  if (history_after && who_here) {
+    for (auto& m : buf.history) {
+      if (m.id > *history_after) {
+        deliver(who, caf::make_message(routed_atom::value, m.id, m.payload));
+        ++p.counters.replayed;
+        ++n;
+      }
+    }
+  }
+  // Pending ids at or below what the client saw reached it some other way
+  // (another node, say); they count as delivered, not resent. Every process
+  // of the key gets the rest: more than one only when several registered
+  // while a replay held the key.
+  for (auto& m : buf.pending) {
+    if (m.id > pending_after) {
+      auto msg = caf::make_message(routed_atom::value, m.id, m.payload);
+      for (auto& r : e.procs)
+        deliver(r.proc, msg);
+      p.counters.delivered += e.procs.size();
+      if (who_here)
+        ++n;
+    }
+  }
+  p.counters.pending -= buf.pending.size();
+  if (cfg_.replay_window > 0) {
+    for (auto& m : buf.pending)
+      buf.history.push_back(std::move(m));
+  }
+  buf.pending.clear();
+  trim_history(e);
+  if (buf.empty())
+    e.buffer.reset();
+  return n;
+}
+
+void registry::state::end_hold(const registry_key& key, std::uint64_t fetch_after,
+                               std::vector<routed_message>* fetched, const caf::actor& who,
+                               std::optional<std::uint64_t> history_after,
+                               std::uint64_t pending_after) {
+  auto& p = partition_of(key);
+  std::lock_guard<std::mutex> lock{p.mtx};
+  auto i = p.keys.find(key);
+  // A hold keeps its entry (the buffer is not empty while it lasts).
+  if (i == p.keys.end() || !i->second.buffer || i->second.buffer->holds == 0)
+    return;
+  auto& e = i->second;
+  auto& buf = *e.buffer;
+  --buf.holds;
+  if (fetched != nullptr && !fetched->empty()) {
+    auto known = [&buf](const routed_message& m) {
+      auto same = [&m](const kept_message& k) { return k.id == m.id && k.payload == m.payload; };
+      return std::any_of(buf.pending.begin(), buf.pending.end(), same)
+             || std::any_of(buf.history.begin(), buf.history.end(), same);
+    };
+    auto now = cfg_.clock();
+    std::size_t added = 0;
+    for (auto& m : *fetched) {
+      // The store may hold what this node already has: its own sends, or
+      // live messages that reached it after it subscribed.
+      if (m.id <= fetch_after || known(m))
+        continue;
+      e.last_id = std::max(e.last_id, m.id);
+      buf.pending.push_back(kept_message{m.id, now, std::move(m.payload)});
+      ++added;
+    }
+    p.counters.fetched += added;
+    p.counters.pending += added;
+    std::stable_sort(buf.pending.begin(), buf.pending.end(),
+                     [](const kept_message& x, const kept_message& y) { return x.id < y.id; });
+    while (buf.pending.size() > cfg_.max_pending) {
+      buf.pending.pop_front();
+      ++p.counters.dropped_overflow;
+      --p.counters.pending;
+    }
+  }
+  if (buf.holds == 0 && !e.procs.empty()) {
+    // Held live messages the client already saw (in flight from the node it
+    // came from) are dropped like pending ones: its last id is its truth.
+    release_kept_locked(p, e, who, history_after, pending_after);
+  } else if (buf.empty()) {
+    e.buffer.reset();
+  }
 }
 
 // -- limits --------------------------------------------------------------------
@@ -394,6 +596,7 @@ void registry::state::retire_locked(registry_partition& p, const registry_key& k
   // Kept as a tombstone so the key's ids continue if it comes back soon;
   // `expire` erases it after `max_age`.
   e.touched = cfg_.clock();
+  e.retired_id = e.last_id;
   if (e.idle() && cfg_.max_age.count() <= 0)
     p.keys.erase(key);
 }
@@ -449,11 +652,17 @@ void registry::state::stop_sweeper() {
 // -- registry ------------------------------------------------------------------
 
 registry::registry(registry_config cfg) : state_(std::make_shared<state>(std::move(cfg))) {
+  // Before the sweeper starts: a transport that refuses (it serves another
+  // registry) leaves nothing running behind the exception.
+  if (auto* t = state_->transport())
+    t->attach(*this);
   state_->start_sweeper();
 }
 
 registry::~registry() {
   state_->stop_sweeper();
+  if (auto* t = state_->transport())
+    t->detach(*this);
 }
 
 register_result registry::register_process(const registry_key& key, const pid& who,
@@ -496,26 +705,32 @@ const registry_config& registry::config() const noexcept {
 }
 
 std::size_t registry::send(const registry_key& key, std::string payload) {
-  auto& transport = state_->config().transport;
-  if (!transport)
-    return state_->send(key, std::move(payload));
-  auto n = state_->send(key, payload);
-  return n + transport->forward(key, payload);
+  return state_->send(key, std::move(payload), true);
 }
 
 std::size_t registry::broadcast(const std::string& payload) {
-  auto n = state_->broadcast(payload);
-  if (auto& transport = state_->config().transport)
-    n += transport->forward_broadcast(payload);
+  auto floor = state_->next_broadcast_floor();
+  auto n = state_->broadcast(payload, floor);
+  if (auto* t = state_->transport())
+    n += t->forward_broadcast(floor, payload);
   return n;
 }
 
 std::size_t registry::send_local(const registry_key& key, std::string payload) {
-  return state_->send(key, std::move(payload));
+  return state_->send(key, std::move(payload), false);
+}
+
+std::size_t registry::send_local(const registry_key& key, std::string payload, std::uint64_t id) {
+  return state_->receive(key, std::move(payload), id);
 }
 
 std::size_t registry::broadcast_local(const std::string& payload) {
-  return state_->broadcast(payload);
+  return state_->broadcast(payload, state_->next_broadcast_floor());
+}
+
+std::size_t registry::broadcast_local(const std::string& payload, std::uint64_t floor_id) {
+  state_->raise_broadcast_floor(floor_id);
+  return state_->broadcast(payload, floor_id);
 }
 
 std::size_t registry::expire() {

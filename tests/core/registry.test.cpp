@@ -346,6 +346,39 @@ TEST_CASE("registry lets a restarted session continue its key's ids and get what
   CHECK(log.pop() == "second:4:d");
 }
 
+TEST_CASE("registry keeps a broadcast for a key whose process is restarting, not for one gone past max_age",
+          "[registry][buffer]") {
+  event_log log;
+  node n{test::small_node()};
+  manual_clock clock;
+  auto cfg = quiet_config();
+  cfg.clock = clock.function();
+  registry reg{cfg};
+  auto first = spawn(n, session, &log, std::string{"first"});
+  REQUIRE(reg.register_process("u", first));
+  REQUIRE(reg.register_process("gone", spawn(n, session, &log, std::string{"gone"})));
+  REQUIRE(reg.broadcast("a") == 2);
+  REQUIRE(log.wait_count(2));
+  REQUIRE(reg.unregister_process("gone", reg.lookup("gone").front()));
+  clock.advance(cfg.max_age + 1ms); // "gone" left long ago
+  libactor::exit(first, exit_reason::error("crash"));
+  REQUIRE(test::eventually([&] { return reg.registration_count() == 0; }));
+  // "u" is between its crash and its restart: the broadcast waits for it.
+  CHECK(reg.broadcast("b") == 0);
+  CHECK(reg.stats().pending == 1);
+  auto second = spawn(n, session, &log, std::string{"second"});
+  REQUIRE(reg.register_process("u", second));
+  REQUIRE(log.wait_count(3));
+  CHECK(log.contains("second:2:b"));
+  // Broadcasts do not keep an absent key alive: past max_age it goes.
+  REQUIRE(reg.unregister_process("u", second));
+  clock.advance(cfg.max_age + 1ms);
+  CHECK(reg.broadcast("c") == 0);
+  CHECK(reg.stats().pending == 0);
+  reg.expire();
+  CHECK(reg.stats().entries == 0);
+}
+
 TEST_CASE("registry overflow of max_pending drops the oldest and counts each drop", "[registry][buffer]") {
   event_log log;
   node n{test::small_node()};
@@ -460,11 +493,11 @@ TEST_CASE("registry transport receives sends and broadcasts and local delivery d
   struct fake_transport : registry_transport {
     std::atomic<int> sends{0};
     std::atomic<int> broadcasts{0};
-    std::size_t forward(const registry_key&, const std::string&) override {
+    std::size_t forward(const registry_key&, std::uint64_t, const std::string&) override {
       ++sends;
       return 10;
     }
-    std::size_t forward_broadcast(const std::string&) override {
+    std::size_t forward_broadcast(std::uint64_t, const std::string&) override {
       ++broadcasts;
       return 20;
     }

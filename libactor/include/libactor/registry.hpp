@@ -18,6 +18,10 @@
 ///   striping): senders on different threads rarely meet on one lock, and a
 ///   send is one direct mailbox enqueue, no hop through a shard actor.
 ///   docs/registry.md gives the measurements behind the choice.
+/// - Several nodes: a `registry_transport` in `registry_config::transport`
+///   (cluster/nats_transport.hpp) carries `send` and `broadcast` to the
+///   key's processes on other nodes and replays what a node missed;
+///   docs/cluster.md describes it.
 #pragma once
 
 #include <chrono>
@@ -74,7 +78,8 @@ struct registry_config {
   /// Time source for ages; tests plug in a manual clock.
   clock_function clock = [] { return std::chrono::steady_clock::now(); };
 
-  /// Carries `send`/`broadcast` to other nodes; null (the default) for one node.
+  /// Carries `send`/`broadcast` to other nodes; null (the default) for one
+  /// node. With a transport, ids are hybrid-clock ids (routed.hpp).
   std::shared_ptr<registry_transport> transport;
 };
 
@@ -93,6 +98,9 @@ struct registry_stats {
   std::uint64_t dropped_overflow = 0; ///< Pending messages dropped for `max_pending`.
   std::uint64_t expired = 0;     ///< Pending messages dropped for `max_age`.
   std::uint64_t replayed = 0;    ///< Already-delivered messages delivered again on request.
+  /// Messages the transport's store supplied at a registration (missed by
+  /// this node); they are then pending and delivered like any other.
+  std::uint64_t fetched = 0;
 };
 
 /// The outcome of `register_process`.
@@ -110,7 +118,16 @@ struct register_result {
   /// For `taken`: the process that holds the key.
   pid holder;
   /// Messages delivered to the new process at registration, in id order.
+  /// When the transport is asked for what this node missed, those and the
+  /// key's kept messages arrive once it answers, after this call returns,
+  /// and are not counted here.
   std::size_t delivered = 0;
+  /// The newest id of the key that the new process will *not* be sent: it
+  /// gets every message with a greater id (kept, fetched or live). A
+  /// process that crashes and registers again with this as `last_seen` (or
+  /// the id it handled last, if greater) gets back what its lost mailbox
+  /// held; the HTTP session does exactly that.
+  std::uint64_t baseline_id = 0;
 
   bool ok() const noexcept { return status == register_status::ok; }
   explicit operator bool() const noexcept { return ok(); }
@@ -135,6 +152,15 @@ public:
   /// greater id, delivered or not (an SSE reconnect with `Last-Event-ID`);
   /// a `last_seen` beyond the key's newest id (ids restarted since the key
   /// was forgotten) gets everything kept.
+  ///
+  /// With a transport, the key's first local process may miss what other
+  /// nodes sent while this node held no process for it. The transport's
+  /// store is then asked for every message after `last_seen` (or, without
+  /// it, after the newest id this node had when the key's last process left
+  /// less than `max_age` ago), and the key's messages are held back until it
+  /// answers: `who` gets the replayed ones first, without duplicates, then
+  /// the live ones. Without a store, or if it cannot answer, the local buffer
+  /// serves as on one node.
   ///
   /// Fails with `no_process` if `who` is empty or has already exited; if it
   /// exits later, even during this call, its guard removes it as on any exit.
@@ -177,15 +203,26 @@ public:
   std::size_t send(const registry_key& key, std::string payload);
 
   /// Delivers `payload` to every registered process (each key assigns its
-  /// own id); keys that are absent but hold pending messages buffer it too.
-  /// Returns the processes reached.
+  /// own id). A key whose last process left, or that was sent to, less than
+  /// `max_age` ago buffers it like a send (a session restarting under its
+  /// supervisor misses nothing); keys absent for longer do not. Returns the
+  /// processes reached.
   std::size_t broadcast(const std::string& payload);
 
-  /// `send` on this node only: what a transport calls for inbound messages.
+  /// `send` on this node only, numbering the message here.
   std::size_t send_local(const registry_key& key, std::string payload);
+
+  /// `send` on this node only with the id the message got where it entered
+  /// the cluster: what a transport calls for inbound messages. The key's
+  /// next own id will be above `id`.
+  std::size_t send_local(const registry_key& key, std::string payload, std::uint64_t id);
 
   /// `broadcast` on this node only.
   std::size_t broadcast_local(const std::string& payload);
+
+  /// `broadcast` on this node only, inbound from a transport: each key
+  /// numbers it `max(floor_id, its last id + 1)`, as the entry node did.
+  std::size_t broadcast_local(const std::string& payload, std::uint64_t floor_id);
 
   /// Drops every kept message older than `max_age` now; returns how many
   /// pending messages expired. The sweep thread calls this periodically.

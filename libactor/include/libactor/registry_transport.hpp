@@ -1,35 +1,110 @@
 /// @file
 /// The seam between the registry (registry.hpp) and other nodes. A registry
 /// delivers to the processes of its own node; when users outgrow one node, a
-/// transport (NATS in the plan, see DESIGN.md "Several nodes") is plugged in
-/// here and `registry::send` / `registry::broadcast` reach the other nodes too,
-/// with unchanged signatures. A single node needs no transport.
+/// transport (cluster/nats_transport.hpp, see DESIGN.md "Several nodes") is
+/// plugged in here and `registry::send` / `registry::broadcast` reach the
+/// other nodes too, with unchanged signatures. A single node needs no transport.
+///
+/// The conversation, registry on the left:
+///
+///     attach(reg) ──────────────► once, from the registry's constructor
+///     key_added(k) / key_removed(k) ► k's local process count left / reached 0
+///     forward(k, id, payload) ──► one publication per send, in id order
+///     forward_broadcast(id, p) ─► one publication per broadcast
+///     fetch(k, after, done) ────► replay from the cluster's store
+///     send_local(k, p, id) ◄───── inbound, with the id given where it entered
+///     detach(reg) ──────────────► once, from the registry's destructor
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "libactor/registry_key.hpp"
+#include "libactor/routed.hpp"
 
 namespace libactor {
 
+class registry;
+
 /// Carries routed messages to other nodes.
 ///
-/// The registry calls the transport after local delivery, outside its locks,
-/// from the thread that called `send` or `broadcast`. The receiving side of a
-/// transport hands what arrives to `registry::send_local` and
-/// `registry::broadcast_local` on its node, which never call the transport
-/// again (no echo).
+/// The receiving side of a transport hands what arrives to the two-argument
+/// `registry::send_local(key, payload, id)` and `registry::broadcast_local`,
+/// which never call the transport again: no message is forwarded twice.
 class registry_transport {
 public:
+  /// Receives what `fetch` found: the kept messages, oldest first, or
+  /// nullopt if none could be asked for (the registry then falls back on
+  /// its own buffer).
+  using fetch_handler = std::function<void(std::optional<std::vector<routed_message>>)>;
+
   virtual ~registry_transport() = default;
 
-  /// Forwards `payload` for `key` to the other nodes. Returns the processes
-  /// it knows it reached there; 0 when it cannot tell (a plain publish).
-  virtual std::size_t forward(const registry_key& key, const std::string& payload) = 0;
+  // -- lifecycle -----------------------------------------------------------------
 
-  /// Forwards a broadcast to the other nodes; the return value as above.
-  virtual std::size_t forward_broadcast(const std::string& payload) = 0;
+  /// The registry this transport serves, from its constructor: a transport
+  /// serves one registry and may keep the reference until `detach`.
+  virtual void attach(registry& owner) {
+    (void) owner;
+  }
+
+  /// From the registry's destructor. After it returns, the transport must not
+  /// call the registry again (inbound messages find nothing).
+  virtual void detach(registry& owner) {
+    (void) owner;
+  }
+
+  // -- outbound ------------------------------------------------------------------
+
+  /// Forwards `payload` for `key`, numbered `id`, to the other nodes.
+  /// Returns the processes it knows it reached there; 0 when it cannot tell
+  /// (a plain publish).
+  ///
+  /// Called under the key's partition lock, right after the registry
+  /// assigned `id`: two threads sending to one key forward in id order, so
+  /// every node sees the ids of one entry node increase. It must therefore be
+  /// quick, never block on the network for long, and never call the registry.
+  virtual std::size_t forward(const registry_key& key, std::uint64_t id,
+                              const std::string& payload) = 0;
+
+  /// Forwards a broadcast. `id` is the floor of the ids it gets on every
+  /// node: each key numbers it `max(id, last id of the key + 1)`. Called
+  /// after local delivery, outside the registry's locks.
+  virtual std::size_t forward_broadcast(std::uint64_t id, const std::string& payload) = 0;
+
+  // -- interest ------------------------------------------------------------------
+
+  /// `key` got its first local process. Called outside the registry's locks,
+  /// so a `key_added` and a `key_removed` of one key may arrive in either
+  /// order when they race: read the truth with `registry::lookup` rather
+  /// than counting calls.
+  virtual void key_added(const registry_key& key) {
+    (void) key;
+  }
+
+  /// `key` lost its last local process; as `key_added`.
+  virtual void key_removed(const registry_key& key) {
+    (void) key;
+  }
+
+  // -- replay --------------------------------------------------------------------
+
+  /// Asks the cluster's store for the messages of `key` with an id above
+  /// `after`, for a process registering on a node that holds nothing newer
+  /// (an SSE client back with `Last-Event-ID` on another node, or a session
+  /// restarted while its node was not subscribed). Calls `done` exactly once,
+  /// from any thread, possibly before returning; the registry holds the key's
+  /// live messages back until then, so replayed ones come first. The default
+  /// has no store.
+  virtual void fetch(const registry_key& key, std::uint64_t after, fetch_handler done) {
+    (void) key;
+    (void) after;
+    done(std::nullopt);
+  }
 };
 
 } // namespace libactor

@@ -91,6 +91,12 @@ bool context::subscribe(registry& reg, const registry_key& key, std::optional<st
   if (last_seen)
     st_.last_id = last_seen;
   auto r = reg.register_process(key, self_.self(), last_seen);
+  // What the registry will send from now on starts after the baseline. A
+  // session restarted after a crash registers again after `last_id`, so it
+  // must never be below the baseline: the messages its predecessor's
+  // mailbox held (enqueued, not yet handled) are then sent again.
+  if (r.ok() && (!st_.last_id || *st_.last_id < r.baseline_id))
+    st_.last_id = r.baseline_id;
   return r.ok();
 }
 

@@ -29,15 +29,21 @@ struct kept_message {
   std::string payload;
 };
 
-/// Only keys that have ever held a message while absent, or keep a replay
-/// window, allocate one (a deque is not small).
+/// Only keys that have ever held a message while absent, keep a replay
+/// window, or wait for a transport's replay allocate one (a deque is not
+/// small).
 struct key_buffer {
-  /// Delivered, kept for replay; ids below every pending id.
+  /// Delivered, kept for replay.
   std::deque<kept_message> history;
-  /// Not delivered yet: the key had no process when they were sent.
+  /// Not delivered yet: the key had no process when they were sent, or its
+  /// messages are held back while the transport fetches what was missed.
   std::deque<kept_message> pending;
+  /// Transport fetches under way for the key. While non-zero every message
+  /// of the key waits in `pending`, so that replayed ones come out first.
+  std::uint32_t holds = 0;
 
-  bool empty() const noexcept { return history.empty() && pending.empty(); }
+  /// Nothing kept and nothing awaited: the buffer may go.
+  bool empty() const noexcept { return history.empty() && pending.empty() && holds == 0; }
 };
 
 /// One process registered under a key. `guard` is the address of the
@@ -97,15 +103,21 @@ private:
 };
 
 /// Per key: 24 bytes of processes, 8 of id counter, 8 of buffer pointer, 8
-/// of time. A key whose last process left stays as a tombstone (no process,
-/// no buffer) for `max_age`, so that a session restarting under its
-/// supervisor continues the key's ids instead of starting again at 1.
+/// of time, 8 of the id at the last departure. A key whose last process
+/// left stays as a tombstone (no process, no buffer) for `max_age`, so that
+/// a session restarting under its supervisor continues the key's ids
+/// instead of starting again at 1.
 struct key_entry {
   registration_list procs;
+  /// The highest id this node assigned or received for the key.
   std::uint64_t last_id = 0;
   std::unique_ptr<key_buffer> buffer;
   /// When the last process left or a message was last buffered.
   std::chrono::steady_clock::time_point touched{};
+  /// `last_id` when the last process left (0 if it never did): with a
+  /// transport the node stops hearing the key then, so a process that comes
+  /// back asks the cluster's store for everything after it.
+  std::uint64_t retired_id = 0;
 
   bool idle() const noexcept { return procs.empty() && (!buffer || buffer->empty()); }
 };
@@ -121,6 +133,7 @@ struct partition_counters {
   std::uint64_t dropped_overflow = 0;
   std::uint64_t expired = 0;
   std::uint64_t replayed = 0;
+  std::uint64_t fetched = 0;
 };
 
 /// Cache-line aligned so two partitions' mutexes never share a line.

@@ -1,0 +1,131 @@
+/// @file
+/// A nats-server of the test's own: started on a free loopback port with
+/// JetStream (`-js -sd <tmpdir>`), ready once it accepts a client and sends
+/// its INFO line, killed (SIGKILL, like a crash) and restarted on the same
+/// port on request, killed and cleaned up at the end.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "support/child_process.hpp"
+
+namespace libactor::test {
+
+/// A loopback port nobody listens on right now (bound, read, released).
+inline int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
+      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (fd >= 0)
+      ::close(fd);
+    throw std::runtime_error("free_port: cannot bind");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// Whether a NATS server answers on `port`: it sends `INFO {...}` first.
+inline bool nats_answers(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0)
+    return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  bool ok = false;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    pollfd p{fd, POLLIN, 0};
+    char buf[5] = {};
+    ok = ::poll(&p, 1, 500) == 1 && ::read(fd, buf, 4) == 4 && std::string{buf, 4} == "INFO";
+  }
+  ::close(fd);
+  return ok;
+}
+
+class nats_server {
+public:
+  /// Starts at once on a free port, which restarts keep.
+  explicit nats_server(bool jetstream = true) : nats_server(jetstream, false) {}
+
+  /// Picks the port but starts nothing: `start` does, later (a server that
+  /// appears after its clients).
+  static std::unique_ptr<nats_server> not_started(bool jetstream = true) {
+    return std::unique_ptr<nats_server>{new nats_server(jetstream, true)};
+  }
+
+  ~nats_server() {
+    kill();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  nats_server(const nats_server&) = delete;
+  nats_server& operator=(const nats_server&) = delete;
+
+  int port() const noexcept { return port_; }
+  std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
+  bool running() const noexcept { return proc_ != nullptr; }
+
+  /// Starts (again) on the same port and waits until it answers.
+  void start() {
+    if (proc_)
+      return;
+    std::string exe = LIBACTOR_NATS_SERVER;
+    if (exe.empty())
+      throw std::runtime_error("nats-server was not found at configure time (scripts/setup)");
+    std::vector<std::string> argv{exe, "-a", "127.0.0.1", "-p", std::to_string(port_),
+                                  "-l", dir_ + "/nats.log"};
+    if (jetstream_)
+      argv.insert(argv.end(), {"-js", "-sd", dir_ + "/js"});
+    proc_ = std::make_unique<child_process>(argv);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    while (!nats_answers(port_)) {
+      if (std::chrono::steady_clock::now() > until)
+        throw std::runtime_error("nats_server: no answer on port " + std::to_string(port_));
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    }
+  }
+
+  /// SIGKILL, as a crash: clients see the connection drop at once.
+  void kill() { proc_.reset(); }
+
+private:
+  nats_server(bool jetstream, bool deferred) : jetstream_(jetstream), port_(free_port()) {
+    auto tmpl = (std::filesystem::temp_directory_path() / "libactor-nats-XXXXXX").string();
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (::mkdtemp(buf.data()) == nullptr)
+      throw std::runtime_error("nats_server: mkdtemp failed");
+    dir_ = buf.data();
+    if (!deferred)
+      start();
+  }
+
+  bool jetstream_;
+  int port_;
+  std::string dir_;
+  std::unique_ptr<child_process> proc_;
+};
+
+} // namespace libactor::test
