@@ -241,17 +241,25 @@ class Suite:
     # -- (d) -------------------------------------------------------------------------
 
     def broadcast_latency(self):
+        """comet, then the plain-Asio baseline, with the same floodtest run."""
         n = self.args.streams
-        srv = self.start_comet("--max-connections", str(n + 1000))
         hist = self.work / "latency.txt"
+        flags = ["--mode", "latency", "-n", str(n), "--rate", "5000", "--via", "broadcast", "--messages", "5",
+                 "--interval", "1s", "--timeout", "120s", "-q"]
+        srv = self.start_comet("--max-connections", str(n + 1000))
         try:
-            res = self.floodtest("--mode", "latency", "--port", str(srv.port), "-n", str(n), "--rate", "5000",
-                                 "--via", "broadcast", "--messages", "5", "--interval", "1s",
-                                 "--timeout", "120s", "--histogram", str(hist), "-q")
+            res = self.floodtest("--port", str(srv.port), *flags, "--histogram", str(hist))
         finally:
             srv.stop()
         self.figures["broadcast"] = res
         log(f"broadcast: {res.get('latency')}")
+        base = Server([self.asio, "--port", "0", "--threads", "2"], r"port=(\d+)")
+        self.commands.append("asio_baseline --port 0 --threads 2  (the same floodtest command against it)")
+        try:
+            self.figures["broadcast_baseline"] = self.floodtest("--port", str(base.port), *flags)
+        finally:
+            base.stop()
+        log(f"broadcast baseline: {self.figures['broadcast_baseline'].get('latency')}")
 
     # -- (e) -------------------------------------------------------------------------
 
@@ -372,6 +380,7 @@ plot "{hist}" using ($1/1000):3 with steps lw 2
         c = f["crash"]
         cr = c["result"]["latency"]
         fl = f["cluster"]["result"]["latency"] if "cluster" in f else None
+        bb = f["broadcast_baseline"].get("latency") if "broadcast_baseline" in f else None
         kb = 1000.0
         lines = [
             BEGIN,
@@ -396,6 +405,10 @@ plot "{hist}" using ($1/1000):3 with steps lw 2
             f"| (d) broadcast to {f['broadcast'].get('established')} streams x5: p50 / p99 / max | "
             f"{b['p50_us'] / kb:.1f} / **{b['p99_us'] / kb:.1f}** / {b['max_us'] / kb:.1f} ms | | | p99 <= 50 ms: "
             f"{'met' if b['p99_us'] <= 50 * kb else 'MISSED'} |",
+            *([] if bb is None else [
+                f"| (d) the same against plain Asio (same run): p50 / p99 / max | {bb['p50_us'] / kb:.1f} / "
+                f"{bb['p99_us'] / kb:.1f} / {bb['max_us'] / kb:.1f} ms | | comet/Asio p99 "
+                f"**{b['p99_us'] / bb['p99_us']:.2f}x** | |"]),
             f"| (d) deliveries expected / received / lost | {b['expected']} / {b['received']} / **{b['lost']}** | | | 0 lost |",
             f"| (e) crash storm: sessions crashed during 60 broadcasts | {c['sessions_crashed']} "
             f"(restarts counted by comet: {c['restarts']:.0f}) | | | |",
