@@ -22,6 +22,9 @@ cluster make_cluster([[maybe_unused]] const options& o) {
   auto nats = std::make_shared<libactor::cluster::nats_transport>(cfg);
   c.transport = nats;
   c.metrics = [nats] {
+    // One round trip first (bounded): the counters then describe what the
+    // NATS server knows, e.g. every subscription counted is one it routes to.
+    nats->wait_connected(std::chrono::milliseconds{50});
     auto s = nats->stats();
     std::string out;
     auto line = [&out](std::string_view name, std::string_view type, std::string_view help, auto v) {

@@ -34,7 +34,8 @@ public:
       nparts_(cfg_.partitions == 0 ? 1 : cfg_.partitions),
       parts_(new registry_partition[nparts_]),
       transport_(cfg_.transport.get()),
-      clock_ids_(transport_ != nullptr) {
+      clock_ids_(transport_ != nullptr),
+      node_tag_(clock_ids_ ? detail::hybrid_node_tag() : 0) {
   }
 
   const registry_config& config() const noexcept { return cfg_; }
@@ -67,9 +68,18 @@ private:
   /// The id floor of a message entering here now: 0 for counter ids.
   std::uint64_t entry_floor() const noexcept { return clock_ids_ ? detail::hybrid_floor() : 0; }
 
-  /// Numbers the next message of `e`: `max(floor, last + 1)`.
-  static std::uint64_t assign_id(key_entry& e, std::uint64_t floor) noexcept {
-    e.last_id = std::max(floor, e.last_id + 1);
+  /// Numbers the next message of `e`: `max(floor, last + 1)`. Clock ids
+  /// end in this node's tag: two nodes that number a message for one key in
+  /// the same millisecond (each not yet knowing the other's) never give the
+  /// same id, which a stream would take for a duplicate and drop.
+  std::uint64_t assign_id(key_entry& e, std::uint64_t floor) const noexcept {
+    if (!clock_ids_) {
+      e.last_id = std::max(floor, e.last_id + 1);
+      return e.last_id;
+    }
+    constexpr unsigned bits = detail::hybrid_node_bits;
+    auto seq = std::max(floor >> bits, (e.last_id >> bits) + 1);
+    e.last_id = (seq << bits) | node_tag_;
     return e.last_id;
   }
 
@@ -105,6 +115,8 @@ private:
   registry_transport* transport_;
   /// Hybrid-clock ids (routed.hpp) rather than counters: with a transport.
   bool clock_ids_;
+  /// Low bits of the ids this node assigns (random per registry).
+  std::uint64_t node_tag_ = 0;
   /// The newest broadcast floor this node issued or received.
   std::atomic<std::uint64_t> broadcast_floor_{0};
 

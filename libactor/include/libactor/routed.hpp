@@ -21,8 +21,10 @@
 /// - **Several nodes (a transport, cluster/nats_transport.hpp):** the node
 ///   where a message enters assigns `id = max(now_ms << 20, last_id + 1)`
 ///   (a hybrid logical clock: wall-clock milliseconds since 1970 in the high
-///   44 bits, a per-key counter in the low 20), and every node delivers it
-///   with that same id. Ids of one key increase on the node that assigns
+///   44 bits, a per-key counter in the low 20 whose lowest 10 bits name the
+///   node that assigned it, so that two nodes numbering a message for one
+///   key in the same millisecond never give the same id), and every node
+///   delivers it with that same id. Ids of one key increase on the node that assigns
 ///   them and stay ordered cluster-wide as far as the nodes' clocks agree,
 ///   so a client that reconnects to another node can name the last id it saw
 ///   there. They are not consecutive: a gap means nothing. `last_id` also
