@@ -72,14 +72,17 @@ private:
   /// end in this node's tag: two nodes that number a message for one key in
   /// the same millisecond (each not yet knowing the other's) never give the
   /// same id, which a stream would take for a duplicate and drop.
-  std::uint64_t assign_id(key_entry& e, std::uint64_t floor) const noexcept {
+  /// A broadcast carries its entry node's tag in its floor and every node
+  /// numbers it with that tag, so that a key held on two nodes gets one id.
+  std::uint64_t assign_id(key_entry& e, std::uint64_t floor, bool broadcast = false) const noexcept {
     if (!clock_ids_) {
       e.last_id = std::max(floor, e.last_id + 1);
       return e.last_id;
     }
     constexpr unsigned bits = detail::hybrid_node_bits;
+    constexpr std::uint64_t mask = (std::uint64_t{1} << bits) - 1;
     auto seq = std::max(floor >> bits, (e.last_id >> bits) + 1);
-    e.last_id = (seq << bits) | node_tag_;
+    e.last_id = (seq << bits) | (broadcast ? floor & mask : node_tag_);
     return e.last_id;
   }
 
@@ -463,7 +466,7 @@ std::size_t registry::state::broadcast(const std::string& payload, std::uint64_t
     const auto recent = cfg_.clock() - cfg_.max_age;
     for (auto& [key, e] : p.keys) {
       if (!e.procs.empty() || e.touched > recent)
-        n += route_locked(p, e, payload, assign_id(e, floor_id), false);
+        n += route_locked(p, e, payload, assign_id(e, floor_id, true), false);
     }
   }
   return n;
@@ -472,10 +475,12 @@ std::size_t registry::state::broadcast(const std::string& payload, std::uint64_t
 std::uint64_t registry::state::next_broadcast_floor() {
   if (!clock_ids_)
     return 0;
+  // The next step of the clock, in this node's tag (see assign_id).
+  constexpr unsigned bits = detail::hybrid_node_bits;
   auto last = broadcast_floor_.load();
   std::uint64_t next = 0;
   do {
-    next = detail::hybrid_next(last);
+    next = (((std::max(detail::hybrid_floor(), last) >> bits) + 1) << bits) | node_tag_;
   } while (!broadcast_floor_.compare_exchange_weak(last, next));
   return next;
 }

@@ -97,11 +97,16 @@ TEST_CASE("registry with a transport numbers messages by hybrid clock and follow
   auto far = t->forwarded_ids[1] + (std::uint64_t{1} << 40);
   CHECK(reg.send_local("k", "remote", far) == 1);
   reg.send("k", "c");
-  CHECK(t->forwarded_ids.back() == far + 1);
+  // The next own id is the step after the one received, in this node's tag
+  // (routed.hpp: the low 10 bits name the node that assigned an id).
+  auto tag = t->forwarded_ids[0] & 1023;
+  CHECK((t->forwarded_ids[1] & 1023) == tag);
+  auto c_id = (((far >> 10) + 1) << 10) | tag;
+  CHECK(t->forwarded_ids.back() == c_id);
   CHECK(log.pop() == fmt::format("p:{}:a", t->forwarded_ids[0]));
   CHECK(log.pop() == fmt::format("p:{}:b", t->forwarded_ids[1]));
   CHECK(log.pop() == fmt::format("p:{}:remote", far));
-  CHECK(log.pop() == fmt::format("p:{}:c", far + 1));
+  CHECK(log.pop() == fmt::format("p:{}:c", c_id));
   // Inbound messages are never forwarded again.
   CHECK(t->forwarded_ids.size() == 3);
 }
@@ -209,16 +214,23 @@ TEST_CASE("registry numbers an inbound broadcast from its floor on every key", "
   registry reg{with(t)};
   REQUIRE(reg.register_process("fresh", spawn(n, session, &log, std::string{"fresh"})));
   REQUIRE(reg.register_process("ahead", spawn(n, session, &log, std::string{"ahead"})));
-  // Far enough ahead of this node's clock that its own next floor is floor + 1.
+  // Far enough ahead of this node's clock that its own next floor is floor + 1
+  // (whose low bits are then dropped for the key's next step).
   auto floor = now_floor() + (std::uint64_t{1} << 40);
   reg.send_local("ahead", "x", floor + 10);
   REQUIRE(log.pop());
+  // This node's tag, from an id it assigns itself (low 10 bits, routed.hpp).
+  reg.send("probe", "p");
+  auto tag = t->forwarded_ids.back() & 1023;
+  auto step = std::uint64_t{1} << 10;
   CHECK(reg.broadcast_local("all", floor) == 2);
   REQUIRE(log.wait_count(2));
+  // An inbound broadcast keeps its entry node's tag (the floor's low bits,
+  // 0 here) so that a key held on several nodes gets one id for it.
   CHECK(log.contains(fmt::format("fresh:{}:all", floor)));
-  CHECK(log.contains(fmt::format("ahead:{}:all", floor + 11)));
+  CHECK(log.contains(fmt::format("ahead:{}:all", floor + step)));
   // This node's next broadcast floor is above the one it received.
   reg.broadcast("mine");
   REQUIRE(log.wait_count(4));
-  CHECK(log.contains(fmt::format("fresh:{}:mine", floor + 1)));
+  CHECK(log.contains(fmt::format("fresh:{}:mine", (floor + step) | tag)));
 }
