@@ -98,8 +98,18 @@ int coordinator::run() {
 std::uint64_t coordinator::expected_deliveries() const {
   // A comet node answers with the streams it reached itself; in a cluster
   // a broadcast also reaches the other nodes' streams: every open one.
-  if (opts_.expect_all_streams)
-    return std::uint64_t{sender_->result().answered} * streams_at_send_;
+  const std::uint64_t answered = sender_->result().answered;
+  switch (opts_.expect) {
+    case options::expectation::all_streams:
+      return answered * streams_at_send_;
+    case options::expectation::user_streams: {
+      // Streams are spread evenly over the users (<prefix><i % users>).
+      std::uint64_t users = opts_.users == 0 ? streams_at_send_ : opts_.users;
+      return users == 0 ? 0 : answered * (streams_at_send_ / users);
+    }
+    case options::expectation::answered:
+      break;
+  }
   return sender_->result().reached;
 }
 

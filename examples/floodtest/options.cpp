@@ -112,8 +112,9 @@ parse_result parse_options(int argc, char** argv) {
   app.add_option("--post-to", o.post_to, "latency: POST the messages to this ip:port instead of the first target");
   std::string expect = "answered";
   app.add_option("--expect", expect, "latency: deliveries expected: 'answered' (the server's counts) or "
-                                     "'all-streams' (every open stream: a broadcast to a cluster)")
-      ->check(CLI::IsMember({"answered", "all-streams"}));
+                                     "'all-streams' (every open stream: a broadcast to a cluster) or 'user-streams' (every open "
+                                     "stream of the user: a send to a cluster)")
+      ->check(CLI::IsMember({"answered", "all-streams", "user-streams"}));
   app.add_option("-n,--connections", o.connections, "streams to open (streams, latency)")
       ->check(CLI::Range(1u, 10'000'000u));
   app.add_option("--rate", o.rate, "new streams per second over all workers (0: no limit)")
@@ -153,7 +154,9 @@ parse_result parse_options(int argc, char** argv) {
   }
   o.mode = mode == "hello" ? load_mode::hello : mode == "latency" ? load_mode::latency : load_mode::streams;
   o.via = via == "send" ? send_via::send : send_via::broadcast;
-  o.expect_all_streams = expect == "all-streams";
+  o.expect = expect == "all-streams"    ? options::expectation::all_streams
+             : expect == "user-streams" ? options::expectation::user_streams
+                                        : options::expectation::answered;
   if (auto why = check(o); !why.empty()) {
     std::fprintf(stderr, "floodtest: %s\n", why.c_str());
     return {std::nullopt, 2};

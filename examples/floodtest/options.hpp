@@ -35,10 +35,12 @@ struct options {
   /// target. Lets a run measure delivery across nodes (streams on one node,
   /// messages entering at another).
   std::string post_to;
-  /// Latency: expect every message on every open stream (a broadcast in a
-  /// cluster, where a node's answer counts only its own streams) instead of
-  /// the server's answered counts.
-  bool expect_all_streams = false;
+  /// Latency: deliveries expected. `answered`: the server's counts (one
+  /// node). In a cluster a node answers for its own streams only, so
+  /// `all_streams` expects every message on every open stream (a broadcast)
+  /// and `user_streams` on every open stream of its user (a send).
+  enum class expectation : std::uint8_t { answered, all_streams, user_streams };
+  expectation expect = expectation::answered;
   std::uint32_t connections = 1000;
   double rate = 1000;
   std::uint32_t concurrency = 100;
