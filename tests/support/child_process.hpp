@@ -7,6 +7,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -137,17 +138,21 @@ public:
   }
 
   /// Waits for the child to exit by itself; its exit status or nullopt.
+  /// Waits on a pidfd (readable when the child exits), not by polling.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
-    auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      ::usleep(2000);
-    }
-    return std::nullopt;
+    if (pid_ <= 0)
+      return std::nullopt;
+    int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+    if (fd < 0)
+      return std::nullopt;
+    pollfd p{fd, POLLIN, 0};
+    bool exited = ::poll(&p, 1, static_cast<int>(timeout.count())) == 1;
+    ::close(fd);
+    int status = 0;
+    if (!exited || ::waitpid(pid_, &status, 0) != pid_)
+      return std::nullopt;
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
 
   int pid() const noexcept { return pid_; }
