@@ -1,8 +1,6 @@
 #include "comet_cluster.hpp"
 
-#include <iterator>
-
-#include <fmt/format.h>
+#include "comet_metrics.hpp"
 
 #ifdef LIBACTOR_WITH_NATS
 #include "libactor/cluster/nats_transport.hpp"
@@ -28,7 +26,7 @@ cluster make_cluster([[maybe_unused]] const options& o) {
     auto s = nats->stats();
     std::string out;
     auto line = [&out](std::string_view name, std::string_view type, std::string_view help, auto v) {
-      fmt::format_to(std::back_inserter(out), "# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, v);
+      append_metric(out, name, type, help, static_cast<double>(v));
     };
     line("comet_cluster_connected", "gauge", "1 while a NATS connection is up.", s.connected ? 1 : 0);
     line("comet_cluster_published_total", "counter", "Messages published for other nodes.", s.published);

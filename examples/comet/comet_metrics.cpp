@@ -15,12 +15,9 @@ namespace comet {
 
 namespace {
 
-/// Appends one metric with its HELP and TYPE lines.
 template <class T>
-void metric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
-            T value, std::string_view labels = {}) {
-  fmt::format_to(std::back_inserter(out), "# HELP {0} {1}\n# TYPE {0} {2}\n{0}{3} {4}\n", name, help,
-                 type, labels, value);
+void metric(std::string& out, std::string_view name, std::string_view type, std::string_view help, T value) {
+  append_metric(out, name, type, help, static_cast<double>(value));
 }
 
 /// Resident set size from /proc/self/statm (what the memory-per-stream
@@ -45,6 +42,11 @@ std::size_t open_fds() {
 }
 
 } // namespace
+
+void append_metric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+                   double value) {
+  fmt::format_to(std::back_inserter(out), "# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
+}
 
 std::string prometheus_text(const services& svc, const libactor::http::server& server) {
   auto s = server.stats();

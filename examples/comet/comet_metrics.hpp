@@ -5,11 +5,16 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "comet_routes.hpp"
 
 namespace comet {
 
 std::string prometheus_text(const services& svc, const libactor::http::server& server);
+
+/// Appends one metric with its HELP and TYPE lines.
+void append_metric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+                   double value);
 
 } // namespace comet
