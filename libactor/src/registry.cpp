@@ -11,6 +11,7 @@
 #include <caf/make_message.hpp>
 #include <caf/message_id.hpp>
 
+#include "internal/deferred_wakeups.hpp"
 #include "internal/hybrid_clock.hpp"
 #include "internal/registry_partition.hpp"
 #include "libactor/process.hpp"
@@ -19,10 +20,41 @@ namespace libactor {
 
 using detail::key_entry;
 using detail::kept_message;
+using detail::kept_queue;
 using detail::registry_partition;
+using detail::shared_payload;
 using time_point = std::chrono::steady_clock::time_point;
 
 // -- shared state ----------------------------------------------------------------
+
+namespace {
+
+/// A payload on its way into one key: a send's own string, moved along to
+/// the receiving process when nothing needs to keep it, or a broadcast's
+/// one shared copy. Keeping it (replay window, pending) shares it.
+class payload_source {
+public:
+  explicit payload_source(std::string s) : owned_(std::move(s)) {
+  }
+  explicit payload_source(shared_payload s) : shared_(std::move(s)) {
+  }
+
+  /// For keeping: makes the shared copy on first use.
+  const shared_payload& shared() {
+    if (!shared_)
+      shared_ = std::make_shared<const std::string>(std::move(owned_));
+    return shared_;
+  }
+
+  /// For the message: the string itself if it was never shared.
+  std::string take() { return shared_ ? *shared_ : std::move(owned_); }
+
+private:
+  std::string owned_;
+  shared_payload shared_;
+};
+
+} // namespace
 
 /// Everything a registry is. Shared with the guard attached to each
 /// registered process, which holds it weakly: a process that exits after
@@ -98,8 +130,10 @@ private:
 
   /// `touch`: whether buffering for an absent key extends its life (a send
   /// does; a broadcast must not, or departed users would live forever).
-  std::size_t route_locked(registry_partition& p, key_entry& e, std::string payload, std::uint64_t id,
-                           bool touch = true);
+  /// `wake` collects the wake-ups of idle processes, to be flushed by the
+  /// caller after unlocking.
+  std::size_t route_locked(registry_partition& p, key_entry& e, payload_source payload,
+                           std::uint64_t id, detail::deferred_wakeups& wake, bool touch = true);
   std::size_t release_kept_locked(registry_partition& p, key_entry& e, const caf::actor& who,
                                   std::optional<std::uint64_t> history_after,
                                   std::uint64_t pending_after);
@@ -338,10 +372,10 @@ std::vector<routed_message> registry::state::replay(const registry_key& key,
   auto after = seen_upto(e, after_id);
   // Read-only: aged messages are skipped here and dropped by the next touch.
   auto oldest = cfg_.clock() - cfg_.max_age;
-  auto collect = [&](const std::deque<kept_message>& xs) {
+  auto collect = [&](const kept_queue& xs) {
     for (auto& m : xs)
       if (m.id > after && m.at > oldest)
-        out.push_back(routed_message{m.id, m.payload});
+        out.push_back(routed_message{m.id, *m.payload});
   };
   collect(e.buffer->history);
   collect(e.buffer->pending);
@@ -372,7 +406,8 @@ registry_stats registry::state::stats() const {
 // -- routing -------------------------------------------------------------------
 
 std::size_t registry::state::route_locked(registry_partition& p, key_entry& e,
-                                          std::string payload, std::uint64_t id, bool touch) {
+                                          payload_source payload, std::uint64_t id,
+                                          detail::deferred_wakeups& wake, bool touch) {
   // Numbered and enqueued under the partition lock: two concurrent senders
   // to one key cannot enqueue out of id order.
   ++p.counters.routed;
@@ -385,7 +420,7 @@ std::size_t registry::state::route_locked(registry_partition& p, key_entry& e,
       e.touched = now;
     expire_locked(p, e, now);
     auto& pending = e.buffer->pending;
-    pending.push_back(kept_message{id, now, std::move(payload)});
+    pending.push_back(kept_message{id, now, payload.shared()});
     ++p.counters.buffered;
     ++p.counters.pending;
     while (pending.size() > cfg_.max_pending) {
@@ -401,7 +436,7 @@ std::size_t registry::state::route_locked(registry_partition& p, key_entry& e,
       e.buffer = std::make_unique<detail::key_buffer>();
     auto now = cfg_.clock();
     expire_locked(p, e, now);
-    e.buffer->history.push_back(kept_message{id, now, payload});
+    e.buffer->history.push_back(kept_message{id, now, payload.shared()});
     trim_history(e);
   } else if (e.buffer) {
     expire_locked(p, e, cfg_.clock());
@@ -409,14 +444,17 @@ std::size_t registry::state::route_locked(registry_partition& p, key_entry& e,
   if (e.procs.size() == 1) {
     // The common case (one session per user): one allocation holding the
     // values, as `anon_send` does, instead of a message plus an element.
-    e.procs.front().proc->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {},
-                                                            routed_atom::value, id,
-                                                            std::move(payload)),
-                                  nullptr);
+    auto& to = e.procs.front().proc;
+    wake.bind(to->home_system());
+    to->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, routed_atom::value, id,
+                                          payload.take()),
+                &wake);
   } else {
-    auto msg = caf::make_message(routed_atom::value, id, std::move(payload));
-    for (auto& r : e.procs)
-      deliver(r.proc, msg);
+    auto msg = caf::make_message(routed_atom::value, id, payload.take());
+    for (auto& r : e.procs) {
+      wake.bind(r.proc->home_system());
+      r.proc->enqueue(nullptr, caf::make_message_id(), msg, &wake);
+    }
   }
   p.counters.delivered += e.procs.size();
   if (e.buffer && e.buffer->empty())
@@ -427,6 +465,7 @@ std::size_t registry::state::route_locked(registry_partition& p, key_entry& e,
 std::size_t registry::state::send(const registry_key& key, std::string payload, bool forward) {
   auto floor = entry_floor();
   auto& p = partition_of(key);
+  detail::deferred_wakeups wake; // declared first: flushes after the unlock
   std::lock_guard<std::mutex> lock{p.mtx};
   auto i = p.keys.find(key);
   if (i == p.keys.end())
@@ -438,11 +477,12 @@ std::size_t registry::state::send(const registry_key& key, std::string payload, 
   // leave in order.
   if (forward && transport_ != nullptr)
     remote = transport_->forward(key, id, payload);
-  return route_locked(p, e, std::move(payload), id) + remote;
+  return route_locked(p, e, payload_source{std::move(payload)}, id, wake) + remote;
 }
 
 std::size_t registry::state::receive(const registry_key& key, std::string payload, std::uint64_t id) {
   auto& p = partition_of(key);
+  detail::deferred_wakeups wake; // declared first: flushes after the unlock
   std::lock_guard<std::mutex> lock{p.mtx};
   auto i = p.keys.find(key);
   if (i == p.keys.end())
@@ -451,13 +491,17 @@ std::size_t registry::state::receive(const registry_key& key, std::string payloa
   // The entry node's id, kept as is so that every node agrees on it; this
   // node's next own id goes above it.
   e.last_id = std::max(e.last_id, id);
-  return route_locked(p, e, std::move(payload), id);
+  return route_locked(p, e, payload_source{std::move(payload)}, id, wake);
 }
 
 std::size_t registry::state::broadcast(const std::string& payload, std::uint64_t floor_id) {
   std::size_t n = 0;
+  const auto shared = std::make_shared<const std::string>(payload);
   for (std::size_t k = 0; k < nparts_; ++k) {
     auto& p = parts_[k];
+    // Per partition, so that the I/O threads start writing while the next
+    // partitions are walked.
+    detail::deferred_wakeups wake; // declared first: flushes after the unlock
     std::lock_guard<std::mutex> lock{p.mtx};
     // A key whose last process left (or that was sent to) less than
     // `max_age` ago is a session about to come back, e.g. restarting under
@@ -466,7 +510,7 @@ std::size_t registry::state::broadcast(const std::string& payload, std::uint64_t
     const auto recent = cfg_.clock() - cfg_.max_age;
     for (auto& [key, e] : p.keys) {
       if (!e.procs.empty() || e.touched > recent)
-        n += route_locked(p, e, payload, assign_id(e, floor_id, true), false);
+        n += route_locked(p, e, payload_source{shared}, assign_id(e, floor_id, true), wake, false);
     }
   }
   return n;
@@ -505,7 +549,7 @@ std::size_t registry::state::release_kept_locked(registry_partition& p, key_entr
   if (history_after && who_here) {
     for (auto& m : buf.history) {
       if (m.id > *history_after) {
-        deliver(who, caf::make_message(routed_atom::value, m.id, m.payload));
+        deliver(who, caf::make_message(routed_atom::value, m.id, *m.payload));
         ++p.counters.replayed;
         ++n;
       }
@@ -517,7 +561,7 @@ std::size_t registry::state::release_kept_locked(registry_partition& p, key_entr
   // while a replay held the key.
   for (auto& m : buf.pending) {
     if (m.id > pending_after) {
-      auto msg = caf::make_message(routed_atom::value, m.id, m.payload);
+      auto msg = caf::make_message(routed_atom::value, m.id, *m.payload);
       for (auto& r : e.procs)
         deliver(r.proc, msg);
       p.counters.delivered += e.procs.size();
@@ -552,7 +596,7 @@ void registry::state::end_hold(const registry_key& key, std::uint64_t fetch_afte
   --buf.holds;
   if (fetched != nullptr && !fetched->empty()) {
     auto known = [&buf](const routed_message& m) {
-      auto same = [&m](const kept_message& k) { return k.id == m.id && k.payload == m.payload; };
+      auto same = [&m](const kept_message& k) { return k.id == m.id && *k.payload == m.payload; };
       return std::any_of(buf.pending.begin(), buf.pending.end(), same)
              || std::any_of(buf.history.begin(), buf.history.end(), same);
     };
@@ -564,7 +608,8 @@ void registry::state::end_hold(const registry_key& key, std::uint64_t fetch_afte
       if (m.id <= fetch_after || known(m))
         continue;
       e.last_id = std::max(e.last_id, m.id);
-      buf.pending.push_back(kept_message{m.id, now, std::move(m.payload)});
+      buf.pending.push_back(
+        kept_message{m.id, now, std::make_shared<const std::string>(std::move(m.payload))});
       ++added;
     }
     p.counters.fetched += added;
@@ -622,6 +667,9 @@ std::size_t registry::state::expire() {
   std::size_t n = 0;
   for (std::size_t k = 0; k < nparts_; ++k) {
     auto& p = parts_[k];
+    // Per partition, so that the I/O threads start writing while the next
+    // partitions are walked.
+    detail::deferred_wakeups wake; // declared first: flushes after the unlock
     std::lock_guard<std::mutex> lock{p.mtx};
     auto before = p.counters.expired;
     auto now = cfg_.clock();

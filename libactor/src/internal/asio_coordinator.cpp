@@ -1,5 +1,7 @@
 #include "internal/asio_coordinator.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 #include <caf/resumable.hpp>
 
@@ -36,6 +38,38 @@ private:
   caf::resumable* job_;
 };
 
+/// As job_handler, for a batch: runs them in order; the ones Asio destroys
+/// unrun (at shutdown) are cleaned up and released.
+class batch_handler {
+public:
+  batch_handler(asio_coordinator* owner, std::vector<caf::resumable*> jobs)
+    : owner_(owner), jobs_(std::move(jobs)) {
+  }
+  batch_handler(batch_handler&& other) noexcept
+    : owner_(other.owner_), jobs_(std::move(other.jobs_)) {
+    other.jobs_.clear();
+  }
+  batch_handler(const batch_handler&) = delete;
+  batch_handler& operator=(const batch_handler&) = delete;
+  batch_handler& operator=(batch_handler&&) = delete;
+
+  ~batch_handler() {
+    for (auto* job : jobs_)
+      caf::scheduler::abstract_coordinator::cleanup_and_release(job);
+  }
+
+  void operator()() {
+    auto jobs = std::move(jobs_);
+    jobs_.clear();
+    for (auto* job : jobs)
+      owner_->run(job);
+  }
+
+private:
+  asio_coordinator* owner_;
+  std::vector<caf::resumable*> jobs_;
+};
+
 } // namespace
 
 asio_coordinator::asio_coordinator(caf::actor_system& sys, io_pool& pool)
@@ -57,6 +91,20 @@ void asio_coordinator::stop() {
 
 void asio_coordinator::enqueue(caf::resumable* job) {
   boost::asio::post(pool_.context(), job_handler{this, job});
+}
+
+void asio_coordinator::enqueue_batch(std::vector<caf::resumable*>& jobs) {
+  if (jobs.size() == 1) {
+    enqueue(jobs.front());
+  } else {
+    for (std::size_t i = 0; i < jobs.size(); i += batch_size) {
+      auto last = std::min(jobs.size(), i + batch_size);
+      boost::asio::post(pool_.context(),
+                        batch_handler{this, {jobs.begin() + static_cast<std::ptrdiff_t>(i),
+                                             jobs.begin() + static_cast<std::ptrdiff_t>(last)}});
+    }
+  }
+  jobs.clear();
 }
 
 void asio_coordinator::run(caf::resumable* job) {

@@ -3,6 +3,8 @@
 /// node's I/O threads.
 #pragma once
 
+#include <vector>
+
 #include <caf/execution_unit.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
 
@@ -35,6 +37,18 @@ public:
   // -- caf::scheduler::abstract_coordinator --------------------------------------
 
   void enqueue(caf::resumable* job) override;
+
+  /// Schedules many jobs with one post per `batch_size` of them instead of
+  /// one each (a broadcast wakes thousands of processes at once). Batches
+  /// go to the shared queue, so every I/O thread takes some; a job keeps
+  /// its place within its batch. Takes the jobs' references; leaves `jobs`
+  /// empty.
+  void enqueue_batch(std::vector<caf::resumable*>& jobs);
+
+  /// Jobs per post in `enqueue_batch`: small enough that the I/O threads
+  /// share a broadcast's processes and that a socket completion waits
+  /// behind at most this many processes, large enough to save most posts.
+  static constexpr std::size_t batch_size = 32;
   caf::actor_clock& clock() noexcept override { return clock_; }
 
   /// Runs `job` once on the calling thread and applies CAF's release rules.

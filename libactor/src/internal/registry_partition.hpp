@@ -8,36 +8,74 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include <boost/circular_buffer.hpp>
 #include <caf/actor.hpp>
 
 #include "libactor/registry_key.hpp"
 
 namespace libactor::detail {
 
+/// A payload kept by one or more keys. Immutable and shared, so that a
+/// broadcast keeps one copy for all the keys' replay windows instead of one
+/// per key (15,000 copies of the same bytes, and as many allocations inside
+/// the broadcast's loop, measured as its largest cost).
+using shared_payload = std::shared_ptr<const std::string>;
+
 /// A message kept for a key: waiting for a process, or delivered and kept
 /// for replay.
 struct kept_message {
   std::uint64_t id;
   std::chrono::steady_clock::time_point at;
-  std::string payload;
+  shared_payload payload;
+};
+
+/// The kept messages of one key, oldest first. Allocates nothing until the
+/// first message and then grows by doubling: `std::deque` allocates about
+/// 600 bytes as soon as it exists, which for every key a broadcast reaches
+/// was most of the first broadcast's time. The limits (replay window,
+/// max_pending, max_age) are the registry's to apply; this only stores.
+class kept_queue {
+public:
+  using container = boost::circular_buffer<kept_message>;
+  using iterator = container::iterator;
+  using const_iterator = container::const_iterator;
+
+  void push_back(kept_message m) {
+    if (q_.full())
+      q_.set_capacity(q_.capacity() == 0 ? 4 : 2 * q_.capacity());
+    q_.push_back(std::move(m));
+  }
+  void pop_front() { q_.pop_front(); }
+  void clear() noexcept { q_.clear(); }
+
+  std::size_t size() const noexcept { return q_.size(); }
+  bool empty() const noexcept { return q_.empty(); }
+  kept_message& front() { return q_.front(); }
+  const kept_message& front() const { return q_.front(); }
+
+  iterator begin() noexcept { return q_.begin(); }
+  iterator end() noexcept { return q_.end(); }
+  const_iterator begin() const noexcept { return q_.begin(); }
+  const_iterator end() const noexcept { return q_.end(); }
+
+private:
+  container q_;
 };
 
 /// Only keys that have ever held a message while absent, keep a replay
-/// window, or wait for a transport's replay allocate one (a deque is not
-/// small).
+/// window, or wait for a transport's replay allocate one.
 struct key_buffer {
   /// Delivered, kept for replay.
-  std::deque<kept_message> history;
+  kept_queue history;
   /// Not delivered yet: the key had no process when they were sent, or its
   /// messages are held back while the transport fetches what was missed.
-  std::deque<kept_message> pending;
+  kept_queue pending;
   /// Transport fetches under way for the key. While non-zero every message
   /// of the key waits in `pending`, so that replayed ones come out first.
   std::uint32_t holds = 0;

@@ -1,0 +1,23 @@
+#include "internal/deferred_wakeups.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
+
+#include "internal/asio_coordinator.hpp"
+
+namespace libactor::detail {
+
+void deferred_wakeups::flush(caf::actor_system& sys) {
+  if (jobs_.empty())
+    return;
+  auto& sched = sys.scheduler();
+  if (auto* ours = dynamic_cast<asio_coordinator*>(&sched)) {
+    ours->enqueue_batch(jobs_);
+  } else {
+    for (auto* job : jobs_)
+      sched.enqueue(job);
+  }
+  jobs_.clear();
+}
+
+} // namespace libactor::detail
