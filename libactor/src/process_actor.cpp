@@ -28,6 +28,7 @@ process_actor::process_actor(caf::actor_config& cfg, libactor::node* owner, proc
                              pid parent)
   : super(cfg),
     owner_(owner),
+    home_(owner->internals().io->place()),
     name_(std::move(spec.name)),
     parent_(std::move(parent)),
     body_(std::move(spec.body)) {

@@ -1,5 +1,7 @@
 #include "internal/asio_coordinator.hpp"
 
+#include "libactor/detail/process_actor.hpp"
+
 #include <algorithm>
 
 #include <boost/asio/post.hpp>
@@ -89,22 +91,38 @@ void asio_coordinator::stop() {
   pool_.join();
 }
 
+std::size_t asio_coordinator::home_of(caf::resumable* job) noexcept {
+  // Every libactor process has a home; CAF's own utility actors do not and
+  // run where they were woken.
+  if (auto* p = dynamic_cast<process_actor*>(job))
+    return p->home();
+  return pool_.here_or_next();
+}
+
 void asio_coordinator::enqueue(caf::resumable* job) {
-  boost::asio::post(pool_.context(), job_handler{this, job});
+  boost::asio::post(pool_.context(home_of(job)), job_handler{this, job});
 }
 
 void asio_coordinator::enqueue_batch(std::vector<caf::resumable*>& jobs) {
   if (jobs.size() == 1) {
     enqueue(jobs.front());
-  } else {
-    for (std::size_t i = 0; i < jobs.size(); i += batch_size) {
-      auto last = std::min(jobs.size(), i + batch_size);
-      boost::asio::post(pool_.context(),
-                        batch_handler{this, {jobs.begin() + static_cast<std::ptrdiff_t>(i),
-                                             jobs.begin() + static_cast<std::ptrdiff_t>(last)}});
+    jobs.clear();
+    return;
+  }
+  // One run of batches per home thread, each job keeping its place.
+  std::vector<std::vector<caf::resumable*>> homes(pool_.size());
+  for (auto* job : jobs)
+    homes[home_of(job) % homes.size()].push_back(job);
+  jobs.clear();
+  for (std::size_t h = 0; h < homes.size(); ++h) {
+    auto& mine = homes[h];
+    for (std::size_t i = 0; i < mine.size(); i += batch_size) {
+      auto last = std::min(mine.size(), i + batch_size);
+      boost::asio::post(pool_.context(h),
+                        batch_handler{this, {mine.begin() + static_cast<std::ptrdiff_t>(i),
+                                             mine.begin() + static_cast<std::ptrdiff_t>(last)}});
     }
   }
-  jobs.clear();
 }
 
 void asio_coordinator::run(caf::resumable* job) {

@@ -18,9 +18,9 @@ namespace libactor::detail {
 /// With CAF's default scheduler, each I/O completion that concerns a process
 /// crosses from an Asio thread to a CAF worker and back: measured here at
 /// 0.71-0.78x the connection rate of plain Asio (docs/architecture.md). With
-/// this coordinator, `enqueue` posts `resume()` to the io_context, so a
-/// process woken by a socket runs on that thread and may touch its socket
-/// directly. CAF 0.17 loads it through `actor_system_config::module_factories`
+/// this coordinator, `enqueue` posts `resume()` to the io_context of the
+/// process's home thread (io_pool.hpp), so a process runs on I/O threads and
+/// may touch its socket directly, and always on the same one. CAF 0.17 loads it through `actor_system_config::module_factories`
 /// (the system builds its default scheduler only when none was supplied).
 class asio_coordinator : public caf::scheduler::abstract_coordinator {
 public:
@@ -38,11 +38,9 @@ public:
 
   void enqueue(caf::resumable* job) override;
 
-  /// Schedules many jobs with one post per `batch_size` of them instead of
-  /// one each (a broadcast wakes thousands of processes at once). Batches
-  /// go to the shared queue, so every I/O thread takes some; a job keeps
-  /// its place within its batch. Takes the jobs' references; leaves `jobs`
-  /// empty.
+  /// Schedules many jobs with one post per `batch_size` of them (per home
+  /// thread) instead of one each: a broadcast wakes thousands of processes
+  /// at once. Takes the jobs' references; leaves `jobs` empty.
   void enqueue_batch(std::vector<caf::resumable*>& jobs);
 
   /// Jobs per post in `enqueue_batch`: small enough that the I/O threads
@@ -55,6 +53,10 @@ public:
   void run(caf::resumable* job);
 
 private:
+  /// The pool thread a job runs on: a process's home, fixed at its
+  /// creation (io_pool::place).
+  std::size_t home_of(caf::resumable* job) noexcept;
+
   /// What `resume` sees as its worker: `exec_later` defers to the io_context.
   class unit : public caf::execution_unit {
   public:

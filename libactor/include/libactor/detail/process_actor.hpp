@@ -63,6 +63,9 @@ public:
   libactor::node& owner() const noexcept { return *owner_; }
   const std::string& process_name() const noexcept { return name_; }
   const pid& parent() const noexcept { return parent_; }
+  /// The I/O thread this process runs on (its index in the node's pool),
+  /// fixed at creation.
+  std::size_t home() const noexcept { return home_; }
 
   /// Messages waiting, counted on enqueue and on consumption.
   std::size_t mailbox_length() const noexcept {
@@ -103,6 +106,7 @@ private:
   void release_watch(const caf::actor_addr& who);
 
   libactor::node* owner_;
+  std::size_t home_;
   std::string name_;
   pid parent_;
   std::function<caf::behavior(process&)> body_;
