@@ -100,6 +100,13 @@ public:
     std::size_t index = 0;
   };
 
+  /// The calling thread's index if it is one of this pool's threads, else
+  /// `size()`.
+  std::size_t thread_index() const noexcept {
+    auto& cur = current();
+    return cur.pool == this ? cur.index : size_;
+  }
+
   /// While in scope, processes created on this thread get home `index`:
   /// how a sharded supervisor spreads its shards, and with them their
   /// children, over the threads.

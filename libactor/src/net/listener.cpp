@@ -108,7 +108,10 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
                                       + std::to_string(port));
     }
     for (std::size_t i = 0; i < count; ++i) {
-      auto slot = std::make_unique<acceptor_slot>(io);
+      // Spread over the I/O threads: a connection accepted on thread t has
+      // its socket served by t and, started through a sharded supervisor,
+      // its session on t as well (sharded_supervisor::next_shard).
+      auto slot = std::make_unique<acceptor_slot>(owner.internals().io->context(i));
       tcp::endpoint ep{addr, port};
       auto& acc = slot->acceptor;
       acc.open(ep.protocol(), ec);
