@@ -5,6 +5,8 @@
 #include <mutex>
 #include <thread>
 
+#include "internal/io_pool.hpp"
+#include "internal/node_impl.hpp"
 #include "libactor/node.hpp"
 #include "libactor/process.hpp"
 
@@ -55,7 +57,7 @@ supervisor_spec top_spec(const table_ptr& table) {
   supervisor_spec shard;
   shard.name = s.name + "_shard";
   shard.flags = supervisor_flags{restart_strategy::simple_one_for_one, s.shard_intensity,
-                                 s.shard_period};
+                                 s.shard_period, s.shard_backoff};
   shard.children.push_back(s.child);
   supervisor_spec top;
   top.name = s.name;
@@ -64,6 +66,10 @@ supervisor_spec top_spec(const table_ptr& table) {
   for (std::size_t i = 0; i < table->count; ++i) {
     auto child = supervisor::child(fmt::format("shard_{}", i), shard);
     child.start = [table, i, shard](process& sup, const std::any&) {
+      // Shard i lives on I/O thread i mod threads, and the children it
+      // spawns with it: the shards' work spreads over the threads, which a
+      // single supervisor's cannot (its children share its thread).
+      detail::io_pool::placement on_thread{*table->owner->internals().io, i};
       auto p = supervisor::start_link(sup, shard);
       table->set(i, p);
       return p;
@@ -83,6 +89,11 @@ sharded_supervisor sharded_supervisor::prepare(node& owner, sharded_supervisor_s
 
 supervisor_result<sharded_supervisor>
 sharded_supervisor::start(node& owner, sharded_supervisor_spec spec, std::chrono::milliseconds timeout) {
+  // Checked here: a shard would only exit with it, and the top supervisor
+  // restart it until it gave up, a crash loop instead of an answer.
+  if (spec.shard_backoff)
+    if (auto problem = validate(*spec.shard_backoff); !problem.empty())
+      return supervisor_error{supervisor_error::kind::bad_spec, problem};
   auto handle = prepare(owner, std::move(spec));
   auto top = supervisor::start(owner, top_spec(handle.table_), timeout);
   if (!top)
@@ -132,6 +143,24 @@ std::size_t sharded_supervisor::next_shard() const noexcept {
 
 namespace {
 
+/// On an I/O thread: the next shard on this thread (shard i is on thread
+/// i mod threads, see top_spec), whose child then runs here too. Elsewhere
+/// (or with fewer shards than threads): `any`.
+std::size_t shard_on_this_thread(const detail::shard_table& t, std::size_t any) noexcept {
+  thread_local std::size_t next = 0;
+  auto& pool = *t.owner->internals().io;
+  auto threads = pool.size();
+  auto here = pool.thread_index();
+  if (here >= threads || t.count < threads)
+    return any;
+  auto mine = (t.count - here + threads - 1) / threads;
+  return here + threads * (next++ % mine);
+}
+
+} // namespace
+
+namespace {
+
 /// The shard's supervisor, waiting (bounded) while it is not running: a
 /// shard has no pid until its parent has run its start function (the tree
 /// started by `as_child` starts its shards asynchronously), and a dead pid
@@ -174,7 +203,11 @@ supervisor_result<pid> sharded_supervisor::start_child(std::any args,
 }
 
 void sharded_supervisor::cast_start_child(std::any args) const {
-  supervisor::cast_start_child(shard(next_shard()), std::move(args));
+  // The listener's path: the connection's socket is served by this thread,
+  // so its session goes to a shard here, as Ranch ties each acceptor to its
+  // own connection supervisor. A process starting many children through
+  // `start_child` spreads them over all shards instead.
+  supervisor::cast_start_child(shard(shard_on_this_thread(*table_, next_shard())), std::move(args));
 }
 
 void sharded_supervisor::start_child(process& self, std::string_view key, std::any args,

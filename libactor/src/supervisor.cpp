@@ -5,6 +5,7 @@
 #include <exception>
 #include <future>
 #include <memory>
+#include <random>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -136,6 +137,8 @@ namespace {
 using stop_timeout_atom = caf::atom_constant<caf::atom("sup_stopto")>;
 using try_again_atom = caf::atom_constant<caf::atom("try_again")>;
 using exit_now_atom = caf::atom_constant<caf::atom("sup_exit")>;
+/// A backoff delay has passed (flags.backoff); carries the restart's token.
+using delayed_restart_atom = caf::atom_constant<caf::atom("sup_backof")>;
 
 using init_promise = std::shared_ptr<std::promise<supervisor_result<pid>>>;
 using sup_request = detail::sup_request;
@@ -155,18 +158,41 @@ bool needs_restart(restart_type type, const exit_reason& why) noexcept {
   return false;
 }
 
+using time_point = std::chrono::steady_clock::time_point;
+
+/// Where a child stands in its restart backoff: the backoff restarts in a
+/// row so far, and when it last started, which tells at its next end
+/// whether it stayed up long enough for the count to start over.
+struct backoff_track {
+  unsigned attempt = 0;
+  time_point started{};
+};
+
 /// A child listed in the spec or added by `start_child(spec)`.
 struct static_child {
   child_spec spec;
-  pid current;             ///< Empty while not running.
-  bool restarting = false; ///< A start failed; a `try_again` is in flight.
+  pid current; ///< Empty while not running.
+  /// A restart is pending: a `try_again` in flight after a failed start, or
+  /// a backoff delay (then `pending` is set).
+  bool restarting = false;
+  /// The token of the pending backoff restart, 0 if none. A timer whose
+  /// token is no child's (cancelled or superseded meanwhile) is ignored.
+  std::uint64_t pending = 0;
+  backoff_track backoff{};
 };
 
 /// A child of a simple_one_for_one supervisor: only what differs between
 /// children (the pid and the arguments), since tens of thousands may exist.
+/// Its backoff track, when it has one, lives in a side table.
 struct dynamic_child {
   pid current;
   std::any args;
+};
+
+/// A dynamic child between its end and its restart (rare: kept apart).
+struct restarting_child {
+  dynamic_child child;
+  backoff_track backoff{};
 };
 
 struct stop_target {
@@ -215,7 +241,8 @@ public:
   supervisor_state(process self, supervisor_spec spec, init_promise done)
     : self_(self),
       name_(std::move(spec.name)),
-      flags_(spec.flags),
+      flags_(std::move(spec.flags)),
+      clock_(std::move(spec.clock)),
       initial_(std::move(spec.children)),
       done_(std::move(done)) {
   }
@@ -227,6 +254,8 @@ public:
     self_id_ = self_.self().id();
     me_ = to_string(self_.self());
     parent_id_ = self_.parent() ? self_.parent().id() : 0;
+    if (flags_.backoff)
+      rng_.seed(std::random_device{}());
     in_init_ = true;
     if (auto problem = validate(); !problem.empty()) {
       fail_init(supervisor_error{supervisor_error::kind::bad_spec, problem}, {});
@@ -247,7 +276,8 @@ public:
           break;
         }
         started.push_back({out.child, spec.effective_shutdown()});
-        children_.push_back(static_child{std::move(spec), out.child, false});
+        children_.push_back(static_child{std::move(spec), out.child});
+        children_.back().backoff.started = now();
       }
       if (!failed_)
         succeed_init();
@@ -277,6 +307,7 @@ public:
     children_.clear();
     dynamic_.clear();
     restarting_.clear();
+    dynamic_backoff_.clear();
     template_ = child_spec{};
     // Pending calls hold response promises, which hold this process: drop
     // them, or process and state would keep each other alive forever.
@@ -355,15 +386,28 @@ public:
       give_up({}, {}, exit_reason::error("restart failed"));
       return;
     }
-    auto out = start_one(template_, i->second.args);
+    auto out = start_one(template_, i->second.child.args);
     if (!out.child) {
       report_start_error({}, out.error);
       self_.send(self_.self(), try_again_atom::value, serial);
       return;
     }
-    i->second.current = out.child;
-    dynamic_.emplace(out.child.id(), std::move(i->second));
+    i->second.child.current = out.child;
+    dynamic_.emplace(out.child.id(), std::move(i->second.child));
     restarting_.erase(i);
+  }
+
+  /// A backoff delay has passed: starts what is still waiting for it. The
+  /// restart was counted when it was decided, so this one is not.
+  void on_delayed_restart(std::uint64_t token) {
+    if (busy()) {
+      deferred_.push_back(deferred_event{{}, {}, [this, token] { on_delayed_restart(token); }});
+      return;
+    }
+    if (simple())
+      start_pending_dynamic(token);
+    else
+      start_pending_static(token);
   }
 
 private:
@@ -375,6 +419,9 @@ private:
       return "intensity must not be negative";
     if (flags_.period.count() <= 0)
       return "period must be positive";
+    if (flags_.backoff)
+      if (auto problem = libactor::validate(*flags_.backoff); !problem.empty())
+        return problem;
     if (simple() && initial_.size() != 1)
       return "simple_one_for_one needs exactly one child spec";
     std::unordered_set<std::string> ids;
@@ -493,11 +540,13 @@ private:
   void forget_child(const pid& from) {
     if (simple()) {
       dynamic_.erase(from.id());
+      dynamic_backoff_.erase(from.id());
       return;
     }
     if (auto idx = index_of(from)) {
       children_[*idx].current = pid{};
       children_[*idx].restarting = false;
+      children_[*idx].pending = 0;
     }
   }
 
@@ -522,7 +571,10 @@ private:
       give_up(id, from, why);
       return;
     }
-    restart_static(id);
+    if (flags_.backoff)
+      delay_restart(*idx, true);
+    else
+      restart_static(id);
   }
 
   void handle_dynamic_exit(const pid& from, const exit_reason& why) {
@@ -536,11 +588,25 @@ private:
     report_child_terminated(template_.id, from, why, restart);
     if (!restart) {
       dynamic_.erase(i);
+      if (flags_.backoff)
+        dynamic_backoff_.erase(from.id());
       return;
     }
     if (!add_restart()) {
       dynamic_.erase(i);
       give_up(template_.id, from, why);
+      return;
+    }
+    if (flags_.backoff) {
+      backoff_track track;
+      if (auto t = dynamic_backoff_.find(from.id()); t != dynamic_backoff_.end()) {
+        track = t->second;
+        dynamic_backoff_.erase(t);
+      }
+      auto child = std::move(i->second);
+      dynamic_.erase(i);
+      child.current = pid{};
+      delay_dynamic(restarting_child{std::move(child), track}, true);
       return;
     }
     // The hot path of a session crash: reuse the map node, no allocation.
@@ -550,7 +616,7 @@ private:
       report_start_error(template_.id, out.error);
       auto serial = next_serial_++;
       node.mapped().current = pid{};
-      restarting_.emplace(serial, std::move(node.mapped()));
+      restarting_.emplace(serial, restarting_child{std::move(node.mapped())});
       self_.send(self_.self(), try_again_atom::value, serial);
       return;
     }
@@ -561,9 +627,9 @@ private:
 
   /// OTP's `add_restart`: true while within intensity.
   bool add_restart() {
-    auto now = std::chrono::steady_clock::now();
-    restarts_.push_back(now);
-    while (!restarts_.empty() && restarts_.front() + flags_.period < now)
+    auto t = now();
+    restarts_.push_back(t);
+    while (!restarts_.empty() && restarts_.front() + flags_.period < t)
       restarts_.pop_front();
     return restarts_.size() <= static_cast<std::size_t>(flags_.intensity);
   }
@@ -588,11 +654,18 @@ private:
   /// running), newest first; forgets the temporary ones; starts the rest in
   /// order. OTP's `restart_multiple_children`.
   void restart_group(const std::string& id, std::size_t first) {
+    stop_group(id, first, [this](std::size_t from) { start_range(from, children_.size()); });
+  }
+
+  /// The first half of a group restart: stops the running children from
+  /// `first` on, newest first, and forgets the temporary ones; then runs
+  /// `then` with the index from which the group starts again.
+  void stop_group(const std::string& id, std::size_t first, std::function<void(std::size_t)> then) {
     std::deque<std::vector<stop_target>> batches;
     for (auto j = children_.size(); j-- > first;)
       if (children_[j].current)
         batches.push_back({stop_target{children_[j].current, children_[j].spec.effective_shutdown()}});
-    stop_children(std::move(batches), [this, id, first] {
+    stop_children(std::move(batches), [this, id, first, then = std::move(then)] {
       for (auto j = first; j < children_.size(); ++j)
         children_[j].current = pid{};
       auto end = std::remove_if(children_.begin() + static_cast<std::ptrdiff_t>(first),
@@ -600,9 +673,117 @@ private:
                                   return c.spec.restart == restart_type::temporary;
                                 });
       children_.erase(end, children_.end());
-      auto from = flags_.strategy == restart_strategy::one_for_all ? 0 : *index_of(id);
-      start_range(from, children_.size());
+      then(flags_.strategy == restart_strategy::one_for_all ? 0 : *index_of(id));
     });
+  }
+
+  // -- restart backoff -------------------------------------------------------------
+
+  time_point now() const { return clock_ ? clock_() : std::chrono::steady_clock::now(); }
+
+  /// The delay of the restart being decided for child `id` with `track`,
+  /// which it advances. Only a child that ran (`was_up`, as opposed to a
+  /// start that failed) can have stayed up long enough for the count to
+  /// start over (Akka's resetBackoffAfter, measured from its last start).
+  std::chrono::milliseconds next_delay(const std::string& id, backoff_track& track, bool was_up) {
+    auto& b = *flags_.backoff;
+    if (was_up && now() - track.started >= b.effective_reset_after())
+      track.attempt = 0;
+    // u in [0, 1) exactly: uniform_real_distribution may return 1.0.
+    auto u = static_cast<double>(rng_() - std::minstd_rand::min())
+             / (static_cast<double>(std::minstd_rand::max() - std::minstd_rand::min()) + 1.0);
+    auto delay = restart_delay(b, track.attempt, u);
+    report_delayed_restart(id, track.attempt, delay);
+    if (track.attempt < 64)
+      ++track.attempt; // beyond 64 doublings every delay is `max` anyway
+    return delay;
+  }
+
+  /// Schedules the (counted) restart of static child `idx` after its backoff
+  /// delay. For a group strategy the group is stopped now, as OTP would,
+  /// and all of it waits for the same timer.
+  void delay_restart(std::size_t idx, bool was_up) {
+    auto& c = children_[idx];
+    auto delay = next_delay(c.spec.id, c.backoff, was_up);
+    auto token = next_serial_++;
+    auto pend = [this, token, delay](std::size_t from, std::size_t last) {
+      for (auto j = from; j < last; ++j) {
+        children_[j].restarting = true;
+        children_[j].pending = token;
+      }
+      self_.send_after(delay, delayed_restart_atom::value, token);
+    };
+    switch (flags_.strategy) {
+      case restart_strategy::one_for_one:
+      case restart_strategy::simple_one_for_one:
+        pend(idx, idx + 1);
+        return;
+      case restart_strategy::one_for_all:
+      case restart_strategy::rest_for_one: {
+        auto first = flags_.strategy == restart_strategy::one_for_all ? 0 : idx;
+        stop_group(c.spec.id, first, [this, pend](std::size_t from) { pend(from, children_.size()); });
+        return;
+      }
+    }
+  }
+
+  /// Starts, in order, the static children still waiting for `token`; a
+  /// token no child holds is a timer of a restart cancelled or superseded
+  /// meanwhile. A failed start is retried after the next delay, counted.
+  void start_pending_static(std::uint64_t token) {
+    bool any = false;
+    for (std::size_t j = 0; j < children_.size(); ++j) {
+      auto& c = children_[j];
+      if (c.pending != token)
+        continue;
+      any = true;
+      c.pending = 0;
+      c.restarting = false;
+      auto out = start_one(c.spec, no_args_);
+      if (!out.child) {
+        report_start_error(c.spec.id, out.error);
+        if (!add_restart()) {
+          give_up(c.spec.id, {}, exit_reason::error("restart failed"));
+          return;
+        }
+        delay_restart(j, false);
+        return;
+      }
+      c.current = std::move(out.child);
+      c.backoff.started = now();
+    }
+    if (!any)
+      report_stale_timer(token);
+  }
+
+  /// Puts `x` among the restarting children and schedules its start.
+  void delay_dynamic(restarting_child x, bool was_up) {
+    auto delay = next_delay(template_.id, x.backoff, was_up);
+    auto serial = next_serial_++;
+    restarting_.emplace(serial, std::move(x));
+    self_.send_after(delay, delayed_restart_atom::value, serial);
+  }
+
+  void start_pending_dynamic(std::uint64_t serial) {
+    auto i = restarting_.find(serial);
+    if (i == restarting_.end())
+      return report_stale_timer(serial);
+    auto x = std::move(i->second);
+    restarting_.erase(i);
+    auto out = start_one(template_, x.child.args);
+    if (!out.child) {
+      report_start_error(template_.id, out.error);
+      if (!add_restart()) {
+        give_up(template_.id, {}, exit_reason::error("restart failed"));
+        return;
+      }
+      delay_dynamic(std::move(x), false);
+      return;
+    }
+    x.backoff.started = now();
+    dynamic_backoff_[out.child.id()] = x.backoff;
+    x.child.current = out.child;
+    dynamic_.emplace(out.child.id(), std::move(x.child));
   }
 
   /// Starts the stopped children in [first, last) in order; on a failure
@@ -656,10 +837,13 @@ private:
         if (children_[j].current)
           batches.push_back({stop_target{children_[j].current, children_[j].spec.effective_shutdown()}});
     }
+    // Pending backoff restarts go with the children: their timers, when
+    // they fire, find no token to act on.
     stop_children(std::move(batches), [this, then = std::move(then)] {
       children_.clear();
       dynamic_.clear();
       restarting_.clear();
+      dynamic_backoff_.clear();
       then();
     });
   }
@@ -779,7 +963,8 @@ private:
       report_start_error(spec.id, out.error);
       return rp.deliver(error_reply(k::start_failed, out.error));
     }
-    children_.push_back(static_child{std::move(spec), out.child, false});
+    children_.push_back(static_child{std::move(spec), out.child});
+    children_.back().backoff.started = now();
     rp.deliver(pid_reply(out.child));
   }
 
@@ -807,7 +992,11 @@ private:
     if (!idx)
       return rp.deliver(error_reply(k::not_found, id));
     auto& c = children_[*idx];
+    // Cancels a pending restart (its timer will find no token) and ends the
+    // crash loop, so the backoff starts over.
     c.restarting = false;
+    c.pending = 0;
+    c.backoff.attempt = 0;
     auto done = [this, id, rp]() mutable {
       if (auto j = index_of(id)) {
         children_[*j].current = pid{};
@@ -834,13 +1023,16 @@ private:
     batches.push_back({stop_target{child, template_.effective_shutdown()}});
     stop_children(std::move(batches), [this, child, rp]() mutable {
       dynamic_.erase(child.id());
+      dynamic_backoff_.erase(child.id());
       rp.deliver(sup_reply{});
     });
   }
 
   /// The stopped static child `id`, which restart_child and delete_child
   /// act on; otherwise answers `rp` with OTP's error and returns nullopt.
-  std::optional<std::size_t> stopped_child(const std::string& id, caf::response_promise& rp) {
+  /// `waiting_ok`: a child waiting out a backoff delay counts as stopped.
+  std::optional<std::size_t> stopped_child(const std::string& id, caf::response_promise& rp,
+                                           bool waiting_ok) {
     using k = supervisor_error::kind;
     if (simple()) {
       rp.deliver(error_reply(k::simple_one_for_one));
@@ -852,7 +1044,8 @@ private:
       return std::nullopt;
     }
     auto& c = children_[*idx];
-    if (c.current || c.restarting) {
+    bool waiting = waiting_ok && c.pending != 0;
+    if (c.current || (c.restarting && !waiting)) {
       rp.deliver(error_reply(c.current ? k::running : k::restarting, id));
       return std::nullopt;
     }
@@ -861,21 +1054,25 @@ private:
 
   void handle_restart_child(const std::string& id, caf::response_promise& rp) {
     using k = supervisor_error::kind;
-    auto idx = stopped_child(id, rp);
+    auto idx = stopped_child(id, rp, true);
     if (!idx)
       return;
     auto& c = children_[*idx];
+    // Starting now cancels the pending restart: its timer finds no token.
+    c.pending = 0;
+    c.restarting = false;
     auto out = start_one(c.spec, no_args_);
     if (!out.child) {
       report_start_error(id, out.error);
       return rp.deliver(error_reply(k::start_failed, out.error));
     }
     c.current = out.child;
+    c.backoff.started = now();
     rp.deliver(pid_reply(out.child));
   }
 
   void handle_delete_child(const std::string& id, caf::response_promise& rp) {
-    auto idx = stopped_child(id, rp);
+    auto idx = stopped_child(id, rp, false);
     if (!idx)
       return;
     children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(*idx));
@@ -955,6 +1152,19 @@ private:
                log::kv("child_id", id), log::kv("reason", why));
   }
 
+  /// `attempt` counts the backoff restarts in a row before this one (0: the
+  /// delay is `min`, the count having started over if it had run).
+  void report_delayed_restart(const std::string& id, unsigned attempt,
+                              std::chrono::milliseconds delay) {
+    log::info("restart_delayed", log::kv("supervisor", me_), log::kv("name", name_),
+              log::kv("child_id", id), log::kv("attempt", attempt), log::kv("delay_ms", delay.count()));
+  }
+
+  void report_stale_timer(std::uint64_t token) {
+    log::debug("restart_timer_ignored", log::kv("supervisor", me_), log::kv("name", name_),
+               log::kv("token", token));
+  }
+
   process self_;
   // Ids, not pids: a strong reference to itself (or to its parent, which
   // holds one to this supervisor) would keep the actors alive forever.
@@ -963,6 +1173,7 @@ private:
   std::string me_;
   std::string name_;
   supervisor_flags flags_;
+  std::function<time_point()> clock_;
   std::vector<child_spec> initial_;
   init_promise done_;
   const std::any no_args_;
@@ -970,8 +1181,14 @@ private:
   std::vector<static_child> children_;
   child_spec template_;
   std::unordered_map<std::uint64_t, dynamic_child> dynamic_;
-  std::unordered_map<std::uint64_t, dynamic_child> restarting_;
+  std::unordered_map<std::uint64_t, restarting_child> restarting_;
+  /// Running dynamic children that came back through a backoff restart, by
+  /// pid id; absent means attempt 0. Only used with flags.backoff.
+  std::unordered_map<std::uint64_t, backoff_track> dynamic_backoff_;
+  /// Serials of restarting dynamic children and tokens of pending backoff
+  /// restarts alike: never reused, so a late timer cannot match a newer one.
   std::uint64_t next_serial_ = 1;
+  std::minstd_rand rng_; ///< The backoff's random draws (seeded only with a backoff).
 
   std::deque<std::chrono::steady_clock::time_point> restarts_;
   std::optional<stop_op> stopping_;
@@ -1005,6 +1222,7 @@ caf::behavior supervisor_body(process& self, supervisor_spec& spec, init_promise
     [st](stop_timeout_atom, std::uint64_t child) { st->on_stop_timeout(child); },
     [st](try_again_atom, const std::string& id) { st->on_try_again(id); },
     [st](try_again_atom, std::uint64_t serial) { st->on_try_again(serial); },
+    [st](delayed_restart_atom, std::uint64_t token) { st->on_delayed_restart(token); },
     [st](exit_now_atom) { st->on_exit_now(); },
   };
 }

@@ -208,3 +208,67 @@ TEST_CASE("a process starts children on a sharded supervisor without blocking",
   }));
   (void) starter;
 }
+
+TEST_CASE("a sharded supervisor's shards delay their children's restarts by the shard backoff",
+          "[sharded_supervisor][backoff]") {
+  event_log log; // outlives the node
+  node n{test::small_node()};
+  auto spec = spec_of(&log, 2);
+  restart_backoff b;
+  SECTION("an hour: the crashed child waits as restarting on its own shard") {
+    b.min = 1h;
+    b.max = 1h;
+    spec.shard_backoff = b;
+    auto sup = started(n, spec);
+    auto a = sup.start_child("user-a", arg("a"));
+    auto other = sup.start_child("user-a", arg("other"));
+    REQUIRE(a.ok());
+    REQUIRE(other.ok());
+    send(a.value(), crash_atom::value);
+    REQUIRE(eventually([&] { return sup.count_children().value().active == 1; }));
+    auto counts = sup.count_children().value();
+    CHECK(counts.workers == 2);
+    CHECK(counts.specs == 2);
+    auto which = supervisor::which_children(n, sup.shard(sup.shard_of("user-a")));
+    REQUIRE(which.ok());
+    std::multiset<child_info::state> states;
+    for (auto& c : which.value())
+      states.insert(c.status);
+    CHECK(states == std::multiset<child_info::state>{child_info::state::running,
+                                                     child_info::state::restarting});
+    CHECK(alive(other.value()));
+    // One crash is within the shard's intensity: nothing escalated.
+    CHECK(alive(sup.shard(sup.shard_of("user-a"))));
+  }
+  SECTION("a millisecond: the crashed child is back soon") {
+    b.min = 1ms;
+    b.max = 1ms;
+    spec.shard_backoff = b;
+    auto sup = started(n, spec);
+    auto a = sup.start_child(arg("a"));
+    REQUIRE(a.ok());
+    REQUIRE(log.wait_for("start:a"));
+    send(a.value(), crash_atom::value);
+    REQUIRE(eventually([&] {
+      auto events = log.snapshot();
+      return std::count(events.begin(), events.end(), std::string{"start:a"}) == 2;
+    }));
+    REQUIRE(eventually([&] { return sup.count_children().value().active == 1; }));
+  }
+}
+
+TEST_CASE("a sharded supervisor with an invalid shard backoff does not start",
+          "[sharded_supervisor][backoff]") {
+  event_log log; // outlives the node
+  node n{test::small_node()};
+  auto spec = spec_of(&log, 2);
+  restart_backoff b;
+  b.min = 2s;
+  b.max = 1s;
+  spec.shard_backoff = b;
+  auto r = sharded_supervisor::start(n, spec);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().what() == supervisor_error::kind::bad_spec);
+  CHECK(r.error().reason() == "backoff max (1000ms) must not be less than min (2000ms)");
+  CHECK(n.process_count() == 0);
+}

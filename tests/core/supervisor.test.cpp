@@ -1,5 +1,6 @@
 #include "libactor/supervisor.hpp"
 
+#include <atomic>
 #include <cstdlib>
 #include <future>
 #include <map>
@@ -166,6 +167,24 @@ std::vector<std::string> events_with(const event_log& log, const std::string& pr
       out.push_back(e);
   return out;
 }
+
+/// A steady clock the test moves by hand (`supervisor_spec::clock`). The
+/// supervisor reads it on its own thread, hence the shared atomic.
+class manual_clock {
+public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  std::function<time_point()> source() const {
+    return [t = now_] { return time_point{} + std::chrono::nanoseconds{t->load()}; };
+  }
+
+  void advance(std::chrono::nanoseconds d) { *now_ += d.count(); }
+
+private:
+  /// Far from zero, so that "long ago" is representable.
+  std::shared_ptr<std::atomic<std::int64_t>> now_ =
+    std::make_shared<std::atomic<std::int64_t>>(std::chrono::nanoseconds{1000h}.count());
+};
 
 /// Index of the first occurrence of `event`, -1 if none.
 std::ptrdiff_t position(const std::vector<std::string>& xs, const std::string& event) {
@@ -426,15 +445,26 @@ TEST_CASE("more restarts than intensity within period stop the children and end 
 TEST_CASE("restarts older than the supervisor's period do not count toward intensity",
           "[supervisor][intensity]") {
   children fx; // outlives the node: children may still report while it stops
+  manual_clock clock;
   node n{test::small_node()};
-  // Intensity 1 in 50 ms: two crashes spaced by more than the period are fine.
-  auto sup = started(n, spec_of(restart_strategy::one_for_one, {worker_spec(&fx, "w")}, 1, 50ms));
+  // Intensity 1 in 50 ms, on a clock that moves only when the test says so.
+  auto spec = spec_of(restart_strategy::one_for_one, {worker_spec(&fx, "w")}, 1, 50ms);
+  spec.clock = clock.source();
+  auto sup = started(n, std::move(spec));
   send(fx.pid_of("w"), crash_atom::value);
   REQUIRE(wait_starts(fx, "w", 2));
-  std::this_thread::sleep_for(120ms); // lets the period pass; not a synchronisation
-  send(fx.pid_of("w"), crash_atom::value);
-  REQUIRE(wait_starts(fx, "w", 3));
-  CHECK(alive(sup));
+  SECTION("a second crash once the period has passed is fine") {
+    clock.advance(51ms);
+    send(fx.pid_of("w"), crash_atom::value);
+    REQUIRE(wait_starts(fx, "w", 3));
+    CHECK(alive(sup));
+  }
+  SECTION("a second crash within the period, however long it really took, escalates") {
+    clock.advance(50ms); // the first restart is exactly `period` old: still counts
+    send(fx.pid_of("w"), crash_atom::value);
+    REQUIRE(eventually([&] { return !alive(sup); }));
+    CHECK(fx.starts_of("w") == 2);
+  }
 }
 
 TEST_CASE("intensity escalates up a three-level supervisor tree until the top gives up",
@@ -778,6 +808,507 @@ TEST_CASE("supervisor reports name the supervisor, the child, its pid and the re
   send(fx.pid_of("db"), stop_atom::value, static_cast<int>(ending::normal));
   REQUIRE(eventually([&] { return statuses(n, sup)["db"] == child_info::state::undefined; }));
   CHECK(logs.matching({"event=child_terminated"}).size() == 1);
+}
+
+// -- restart backoff ------------------------------------------------------------------------
+
+namespace {
+
+restart_backoff backoff_of(std::chrono::milliseconds min, std::chrono::milliseconds max,
+                           double jitter = 0.2) {
+  restart_backoff b;
+  b.min = min;
+  b.max = max;
+  b.jitter = jitter;
+  return b;
+}
+
+supervisor_spec with_backoff(supervisor_spec spec, restart_backoff b) {
+  spec.flags.backoff = b;
+  return spec;
+}
+
+/// The start functions run in the supervisor, so these counts are exact as
+/// soon as a supervisor call that followed the start returns.
+std::size_t spawns_of(children& fx, const std::string& id) {
+  return events_with(fx.log, "spawn:" + id).size();
+}
+
+/// `attempt=<n> delay_ms=<d>` of every `restart_delayed` report, in order.
+std::vector<std::string> delays_reported(const test::log_capture& logs) {
+  std::vector<std::string> out;
+  for (auto& line : logs.matching({"event=restart_delayed"})) {
+    auto at = line.find("attempt=");
+    out.push_back(at == std::string::npos ? line : line.substr(at));
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a supervisor with a restart backoff shows a crashed child as restarting, not active, until "
+          "restart_child starts it at once",
+          "[supervisor][backoff]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  using k = supervisor_error::kind;
+  // An hour: the pending state can be looked at for as long as the test likes.
+  auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_one,
+                                             {worker_spec(&fx, "a"), worker_spec(&fx, "db")}),
+                                     backoff_of(1h, 2h)));
+  auto old = fx.pid_of("db");
+  send(old, crash_atom::value);
+  REQUIRE(eventually([&] { return statuses(n, sup)["db"] == child_info::state::restarting; }));
+  CHECK_FALSE(alive(old));
+  CHECK(spawns_of(fx, "db") == 1);
+  auto which = supervisor::which_children(n, sup);
+  REQUIRE(which.ok());
+  REQUIRE(which.value().size() == 2);
+  CHECK(which.value()[1].id == "db");
+  CHECK_FALSE(which.value()[1].child);
+  auto counts = supervisor::count_children(n, sup);
+  REQUIRE(counts.ok());
+  CHECK(counts.value().specs == 2);
+  CHECK(counts.value().active == 1);
+  CHECK(counts.value().workers == 2);
+  // delete_child wants it stopped, as for OTP's restarting child.
+  CHECK(supervisor::delete_child(n, sup, "db").error().what() == k::restarting);
+  CHECK(supervisor::start_child(n, sup, worker_spec(&fx, "db")).error().what() == k::already_present);
+
+  auto now = supervisor::restart_child(n, sup, "db");
+  REQUIRE(now.ok());
+  CHECK(alive(now.value()));
+  CHECK(spawns_of(fx, "db") == 2);
+  CHECK(statuses(n, sup)["db"] == child_info::state::running);
+  CHECK(supervisor::count_children(n, sup).value().active == 2);
+  CHECK(supervisor::restart_child(n, sup, "db").error().what() == k::running);
+  CHECK(alive(sup));
+}
+
+TEST_CASE("a supervisor with a restart backoff cancels a pending restart on terminate_child",
+          "[supervisor][backoff]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_one, {worker_spec(&fx, "db")}),
+                                     backoff_of(1h, 1h)));
+  send(fx.pid_of("db"), crash_atom::value);
+  REQUIRE(eventually([&] { return statuses(n, sup)["db"] == child_info::state::restarting; }));
+  REQUIRE(supervisor::terminate_child(n, sup, "db").ok());
+  CHECK(statuses(n, sup)["db"] == child_info::state::undefined);
+  CHECK(supervisor::count_children(n, sup).value().active == 0);
+  // Stopped like any terminated child: it restarts on request, or goes.
+  auto again = supervisor::restart_child(n, sup, "db");
+  REQUIRE(again.ok());
+  CHECK(statuses(n, sup)["db"] == child_info::state::running);
+  send(again.value(), crash_atom::value);
+  REQUIRE(eventually([&] { return statuses(n, sup)["db"] == child_info::state::restarting; }));
+  REQUIRE(supervisor::terminate_child(n, sup, "db").ok());
+  REQUIRE(supervisor::delete_child(n, sup, "db").ok());
+  CHECK(statuses(n, sup).empty());
+  CHECK(spawns_of(fx, "db") == 2);
+}
+
+TEST_CASE("a supervisor with a restart backoff ignores the timer of a cancelled restart when it fires",
+          "[supervisor][backoff]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  test::log_capture logs{log::level::debug};
+  auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_one, {worker_spec(&fx, "db")}),
+                                     backoff_of(300ms, 300ms, 0.0)));
+  // terminate_child must reach the supervisor within the 300 ms delay. If
+  // this thread was held up for longer, the child was restarted first: that
+  // round proves nothing, so it is played again.
+  bool cancelled = false;
+  for (int round = 0; round < 5 && !cancelled; ++round) {
+    auto spawned = spawns_of(fx, "db");
+    send(fx.pid_of("db"), crash_atom::value);
+    REQUIRE(eventually([&] {
+      return statuses(n, sup)["db"] == child_info::state::restarting || spawns_of(fx, "db") > spawned;
+    }));
+    REQUIRE(supervisor::terminate_child(n, sup, "db").ok());
+    cancelled = spawns_of(fx, "db") == spawned;
+    if (!cancelled)
+      REQUIRE(supervisor::restart_child(n, sup, "db").ok());
+  }
+  REQUIRE(cancelled);
+  auto spawned = spawns_of(fx, "db");
+  // The timer fires, finds no restart holding its token, and does nothing.
+  REQUIRE(eventually([&] {
+    return !logs.matching({"event=restart_timer_ignored", fmt::format("supervisor={}", sup)}).empty();
+  }));
+  CHECK(statuses(n, sup)["db"] == child_info::state::undefined);
+  CHECK(spawns_of(fx, "db") == spawned);
+}
+
+TEST_CASE("a supervisor with a restart backoff ignores the timer of a superseded restart when it fires",
+          "[supervisor][backoff]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  test::log_capture logs{log::level::debug};
+  auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_one, {worker_spec(&fx, "db")}),
+                                     backoff_of(200ms, 10s, 0.0)));
+  // The first crash's timer (200 ms) is made stale by restart_child, and
+  // fires while the second crash's restart (400 ms) is pending. As above,
+  // a round where restart_child came after the timer is played again.
+  bool superseded = false;
+  for (int round = 0; round < 5 && !superseded; ++round) {
+    send(fx.pid_of("db"), crash_atom::value);
+    REQUIRE(eventually([&] { return statuses(n, sup)["db"] != child_info::state::running; }));
+    auto now = supervisor::restart_child(n, sup, "db");
+    superseded = now.ok();
+    if (!superseded)
+      REQUIRE(eventually([&] { return statuses(n, sup)["db"] == child_info::state::running; }));
+  }
+  REQUIRE(superseded);
+  auto spawned = spawns_of(fx, "db");
+  send(fx.pid_of("db"), crash_atom::value);
+  // One timer finds its token taken by the newer restart and does nothing;
+  // the newer one starts the child, once.
+  REQUIRE(eventually([&] {
+    return !logs.matching({"event=restart_timer_ignored", fmt::format("supervisor={}", sup)}).empty();
+  }));
+  REQUIRE(eventually([&] { return statuses(n, sup)["db"] == child_info::state::running; }));
+  CHECK(spawns_of(fx, "db") == spawned + 1);
+  CHECK(logs.matching({"event=restart_timer_ignored"}).size() == 1);
+}
+
+TEST_CASE("a supervisor with a small restart backoff restarts crashed children, by every strategy",
+          "[supervisor][backoff]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  auto tiny = backoff_of(1ms, 4ms);
+  SECTION("one_for_one, crash after crash") {
+    auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_one,
+                                               {worker_spec(&fx, "a"), worker_spec(&fx, "b")}),
+                                       tiny));
+    for (int i = 1; i <= 4; ++i) {
+      send(fx.pid_of("b"), crash_atom::value);
+      REQUIRE(wait_starts(fx, "b", i + 1));
+    }
+    REQUIRE(eventually([&] { return statuses(n, sup)["b"] == child_info::state::running; }));
+    CHECK(fx.starts_of("a") == 1);
+  }
+  SECTION("one_for_all: the group starts again in order") {
+    auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_all,
+                                               {worker_spec(&fx, "a"), worker_spec(&fx, "b"),
+                                                worker_spec(&fx, "c")}),
+                                       tiny));
+    send(fx.pid_of("b"), crash_atom::value);
+    REQUIRE(wait_starts(fx, "c", 2));
+    auto spawns = events_with(fx.log, "spawn:");
+    REQUIRE(spawns.size() == 6);
+    CHECK(std::vector<std::string>(spawns.begin() + 3, spawns.end())
+          == std::vector<std::string>{"spawn:a", "spawn:b", "spawn:c"});
+    REQUIRE(eventually([&] { return supervisor::count_children(n, sup).value().active == 3; }));
+  }
+  SECTION("rest_for_one: the crashed child and those after it") {
+    auto sup = started(n, with_backoff(spec_of(restart_strategy::rest_for_one,
+                                               {worker_spec(&fx, "a"), worker_spec(&fx, "b"),
+                                                worker_spec(&fx, "c")}),
+                                       tiny));
+    send(fx.pid_of("b"), crash_atom::value);
+    REQUIRE(wait_starts(fx, "c", 2));
+    CHECK(fx.starts_of("a") == 1);
+    CHECK(fx.starts_of("b") == 2);
+    REQUIRE(eventually([&] { return supervisor::count_children(n, sup).value().active == 3; }));
+  }
+  SECTION("simple_one_for_one, with the same arguments") {
+    auto sup = started(n, with_backoff(spec_of(restart_strategy::simple_one_for_one, {dynamic_spec(&fx)}),
+                                       tiny));
+    REQUIRE(supervisor::start_child(n, sup, arg("s1")).ok());
+    REQUIRE(supervisor::start_child(n, sup, arg("s2")).ok());
+    for (int i = 1; i <= 3; ++i) {
+      send(fx.pid_of("s1"), crash_atom::value);
+      REQUIRE(wait_starts(fx, "s1", i + 1));
+    }
+    CHECK(fx.starts_of("s2") == 1);
+    REQUIRE(eventually([&] { return supervisor::count_children(n, sup).value().active == 2; }));
+  }
+}
+
+TEST_CASE("a supervisor with a restart backoff stops a group at once and starts it after the delay",
+          "[supervisor][backoff]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  using state = child_info::state;
+  auto hour = backoff_of(1h, 1h);
+  SECTION("one_for_all") {
+    auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_all,
+                                               {worker_spec(&fx, "a"), worker_spec(&fx, "b"),
+                                                worker_spec(&fx, "c")}),
+                                       hour));
+    auto a = fx.pid_of("a");
+    auto c = fx.pid_of("c");
+    send(fx.pid_of("b"), crash_atom::value);
+    using map = std::map<std::string, state>;
+    REQUIRE(eventually([&] {
+      return statuses(n, sup) == map{{"a", state::restarting}, {"b", state::restarting},
+                                     {"c", state::restarting}};
+    }));
+    CHECK_FALSE(alive(a));
+    CHECK_FALSE(alive(c));
+    CHECK(supervisor::count_children(n, sup).value().active == 0);
+    // Each child can be started or cancelled on its own meanwhile.
+    REQUIRE(supervisor::restart_child(n, sup, "c").ok());
+    REQUIRE(supervisor::terminate_child(n, sup, "a").ok());
+    CHECK(statuses(n, sup)
+          == map{{"a", state::undefined}, {"b", state::restarting}, {"c", state::running}});
+    CHECK(spawns_of(fx, "b") == 1);
+  }
+  SECTION("rest_for_one") {
+    auto sup = started(n, with_backoff(spec_of(restart_strategy::rest_for_one,
+                                               {worker_spec(&fx, "a"), worker_spec(&fx, "b"),
+                                                worker_spec(&fx, "c"), worker_spec(&fx, "d")}),
+                                       hour));
+    auto a = fx.pid_of("a");
+    auto d = fx.pid_of("d");
+    send(fx.pid_of("b"), crash_atom::value);
+    using map = std::map<std::string, state>;
+    REQUIRE(eventually([&] {
+      return statuses(n, sup) == map{{"a", state::running}, {"b", state::restarting},
+                                     {"c", state::restarting}, {"d", state::restarting}};
+    }));
+    CHECK(alive(a));
+    CHECK_FALSE(alive(d));
+    CHECK(supervisor::count_children(n, sup).value().active == 1);
+  }
+}
+
+TEST_CASE("a supervisor with a restart backoff keeps counting a dynamic child whose restart is pending",
+          "[supervisor][backoff]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  auto sup = started(n, with_backoff(spec_of(restart_strategy::simple_one_for_one, {dynamic_spec(&fx)}),
+                                     backoff_of(1h, 1h)));
+  auto s1 = supervisor::start_child(n, sup, arg("s1"));
+  REQUIRE(s1.ok());
+  REQUIRE(supervisor::start_child(n, sup, arg("s2")).ok());
+  send(s1.value(), crash_atom::value);
+  REQUIRE(eventually([&] { return supervisor::count_children(n, sup).value().active == 1; }));
+  auto counts = supervisor::count_children(n, sup).value();
+  CHECK(counts.specs == 1);
+  CHECK(counts.workers == 2);
+  auto which = supervisor::which_children(n, sup);
+  REQUIRE(which.ok());
+  std::multiset<child_info::state> states;
+  for (auto& c : which.value())
+    states.insert(c.status);
+  CHECK(states == std::multiset<child_info::state>{child_info::state::running,
+                                                   child_info::state::restarting});
+  // It is no longer that pid: nothing to terminate by it.
+  CHECK(supervisor::terminate_child(n, sup, s1.value()).error().what()
+        == supervisor_error::kind::not_found);
+}
+
+TEST_CASE("a supervisor's restart backoff grows per child and starts over once the child stayed up",
+          "[supervisor][backoff]") {
+  children fx; // outlives the node: children may still report while it stops
+  manual_clock clock;
+  node n{test::small_node()};
+  test::log_capture logs{log::level::info};
+  auto b = backoff_of(1ms, 1000ms, 0.0);
+  b.reset_after = 10s; // on the manual clock: only the test moves it
+  SECTION("a static child") {
+    auto spec = with_backoff(spec_of(restart_strategy::one_for_one, {worker_spec(&fx, "w")}), b);
+    spec.clock = clock.source();
+    auto sup = started(n, std::move(spec));
+    int starts = 1;
+    auto crash = [&] {
+      send(fx.pid_of("w"), crash_atom::value);
+      REQUIRE(wait_starts(fx, "w", ++starts));
+    };
+    crash();
+    crash();
+    crash();
+    clock.advance(9s); // up for less than reset_after: the count goes on
+    crash();
+    clock.advance(10s); // up for reset_after: it starts over
+    crash();
+    crash();
+    CHECK(delays_reported(logs)
+          == std::vector<std::string>{"attempt=0 delay_ms=1", "attempt=1 delay_ms=2",
+                                      "attempt=2 delay_ms=4", "attempt=3 delay_ms=8",
+                                      "attempt=0 delay_ms=1", "attempt=1 delay_ms=2"});
+    CHECK(alive(sup));
+  }
+  SECTION("dynamic children, each its own count") {
+    auto spec = with_backoff(spec_of(restart_strategy::simple_one_for_one, {dynamic_spec(&fx)}), b);
+    spec.clock = clock.source();
+    auto sup = started(n, std::move(spec));
+    REQUIRE(supervisor::start_child(n, sup, arg("s1")).ok());
+    REQUIRE(supervisor::start_child(n, sup, arg("s2")).ok());
+    for (int i = 1; i <= 2; ++i) {
+      send(fx.pid_of("s1"), crash_atom::value);
+      REQUIRE(wait_starts(fx, "s1", i + 1));
+    }
+    send(fx.pid_of("s2"), crash_atom::value);
+    REQUIRE(wait_starts(fx, "s2", 2));
+    clock.advance(10s);
+    send(fx.pid_of("s1"), crash_atom::value);
+    REQUIRE(wait_starts(fx, "s1", 4));
+    CHECK(delays_reported(logs)
+          == std::vector<std::string>{"attempt=0 delay_ms=1", "attempt=1 delay_ms=2",
+                                      "attempt=0 delay_ms=1", "attempt=0 delay_ms=1"});
+  }
+}
+
+TEST_CASE("a supervisor's backoff restarts still count toward intensity, when they are decided",
+          "[supervisor][backoff][intensity]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  test::log_capture logs{log::level::info};
+  auto watch = [&](const pid& sup) {
+    return spawn(n, [&fx](process& self, pid target) -> caf::behavior {
+      self.monitor(target);
+      self.on_down([&fx](const pid&, const exit_reason& why) { fx.log.push("sup-down:" + to_string(why)); });
+      return {[](int) {}};
+    }, sup);
+  };
+  SECTION("a crash loop escalates as without backoff") {
+    auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_one,
+                                               {worker_spec(&fx, "steady"), worker_spec(&fx, "flaky")}, 2),
+                                       backoff_of(1ms, 2ms)));
+    watch(sup);
+    for (int i = 1; i <= 2; ++i) {
+      send(fx.pid_of("flaky"), crash_atom::value);
+      REQUIRE(wait_starts(fx, "flaky", i + 1));
+    }
+    auto steady = fx.pid_of("steady");
+    send(fx.pid_of("flaky"), crash_atom::value);
+    REQUIRE(fx.log.wait_for("sup-down:shutdown"));
+    CHECK_FALSE(alive(steady));
+    CHECK(fx.starts_of("flaky") == 3);
+    CHECK(logs.matching({"event=reached_max_restart_intensity", "child_id=flaky", "intensity=2"}).size()
+          == 1);
+  }
+  SECTION("a restart still waiting for its delay has counted already") {
+    // Intensity 1: a's pending restart is the one allowed; b's crash is one
+    // too many, at once, an hour before a would have started.
+    auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_one,
+                                               {worker_spec(&fx, "a"), worker_spec(&fx, "b")}, 1),
+                                       backoff_of(1h, 1h)));
+    watch(sup);
+    send(fx.pid_of("a"), crash_atom::value);
+    REQUIRE(eventually([&] { return statuses(n, sup)["a"] == child_info::state::restarting; }));
+    auto b = fx.pid_of("b");
+    send(b, crash_atom::value);
+    REQUIRE(fx.log.wait_for("sup-down:shutdown"));
+    CHECK_FALSE(alive(b));
+    CHECK(spawns_of(fx, "a") == 1);
+    CHECK(spawns_of(fx, "b") == 1);
+    CHECK(logs.matching({"event=reached_max_restart_intensity", "child_id=b"}).size() == 1);
+  }
+}
+
+TEST_CASE("a supervisor with a restart backoff retries a failed start after the next delay, and counts it",
+          "[supervisor][backoff][start]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  test::log_capture logs{log::level::info};
+  auto failures_left = std::make_shared<std::atomic<int>>(0);
+  auto flaky = child_spec{"flaky",
+                          [&fx, failures_left](process& sup, const std::any&) {
+                            if (failures_left->fetch_sub(1) > 0)
+                              throw std::runtime_error("not yet");
+                            auto p = sup.spawn_link(worker, &fx, std::string{"flaky"}, on_shutdown::die);
+                            fx.spawned("flaky", p);
+                            return p;
+                          },
+                          restart_type::permanent, {}, child_type::worker};
+  auto b = backoff_of(1ms, 1000ms, 0.0);
+  b.reset_after = 1h; // the failed starts must not look like a child that stayed up
+  SECTION("retries that succeed") {
+    auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_one, {flaky}, 5), b));
+    failures_left->store(2);
+    send(fx.pid_of("flaky"), crash_atom::value);
+    REQUIRE(wait_starts(fx, "flaky", 2));
+    CHECK(alive(sup));
+    CHECK(delays_reported(logs)
+          == std::vector<std::string>{"attempt=0 delay_ms=1", "attempt=1 delay_ms=2",
+                                      "attempt=2 delay_ms=4"});
+  }
+  SECTION("retries that keep failing escalate") {
+    auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_one, {flaky}, 3), b));
+    failures_left->store(1000);
+    send(fx.pid_of("flaky"), crash_atom::value);
+    REQUIRE(eventually([&] { return !alive(sup); }));
+    // The restart after the crash and two retries fit in 3; the third retry
+    // is one too many and is decided before it would wait.
+    CHECK(failures_left->load() == 1000 - 3);
+  }
+}
+
+TEST_CASE("a supervisor that exits with backoff restarts pending starts nothing and exits cleanly",
+          "[supervisor][backoff][shutdown]") {
+  children fx; // outlives the node: children may still report while it stops
+  node n{test::small_node()};
+  test::log_capture logs{log::level::warning};
+  SECTION("static children") {
+    auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_one,
+                                               {worker_spec(&fx, "a", restart_type::permanent, {},
+                                                            on_shutdown::linger),
+                                                worker_spec(&fx, "db")}),
+                                       backoff_of(1h, 1h)));
+    send(fx.pid_of("db"), crash_atom::value);
+    REQUIRE(eventually([&] { return statuses(n, sup)["db"] == child_info::state::restarting; }));
+    exit(sup, exit_reason::shutdown());
+    REQUIRE(eventually([&] { return !alive(sup); }));
+    CHECK(fx.log.contains("stopped:a"));
+    CHECK(spawns_of(fx, "db") == 1);
+  }
+  SECTION("dynamic children") {
+    auto sup = started(n, with_backoff(spec_of(restart_strategy::simple_one_for_one, {dynamic_spec(&fx)}),
+                                       backoff_of(1h, 1h)));
+    auto s1 = supervisor::start_child(n, sup, arg("s1"));
+    auto s2 = supervisor::start_child(n, sup, arg("s2"));
+    REQUIRE(s1.ok());
+    REQUIRE(s2.ok());
+    send(s1.value(), crash_atom::value);
+    REQUIRE(eventually([&] { return supervisor::count_children(n, sup).value().active == 1; }));
+    exit(sup, exit_reason::shutdown());
+    REQUIRE(eventually([&] { return !alive(sup); }));
+    CHECK_FALSE(alive(s2.value()));
+    CHECK(fx.starts_of("s1") == 1);
+  }
+  CHECK(eventually([&] { return n.process_count() == 0; }));
+  CHECK(logs.matching({"event=shutdown_timeout"}).empty());
+  CHECK(logs.matching({"event=crash_report", "name=test_supervisor"}).empty());
+}
+
+TEST_CASE("a supervisor with an invalid restart backoff does not start", "[supervisor][backoff][start]") {
+  node n{test::small_node()};
+  auto bad = [](auto change) {
+    auto b = backoff_of(1s, 2s);
+    change(b);
+    return b;
+  };
+  struct example {
+    restart_backoff backoff;
+    std::string reason;
+  };
+  std::vector<example> examples{
+    {bad([](restart_backoff& b) { b.min = 0ms; }), "backoff min must be positive"},
+    {bad([](restart_backoff& b) { b.max = 500ms; }), "backoff max (500ms) must not be less than min (1000ms)"},
+    {bad([](restart_backoff& b) { b.jitter = -0.5; }), "backoff jitter must be within 0..1"},
+    {bad([](restart_backoff& b) { b.jitter = 2.0; }), "backoff jitter must be within 0..1"},
+    {bad([](restart_backoff& b) { b.reset_after = -1s; }), "backoff reset_after must not be negative"},
+  };
+  auto start = [](process& sup, const std::any&) {
+    return sup.spawn_link([](process&, int) -> caf::behavior { return {[](int) {}}; }, 0);
+  };
+  for (auto& ex : examples) {
+    INFO(ex.reason);
+    for (auto strategy : {restart_strategy::one_for_one, restart_strategy::simple_one_for_one}) {
+      auto r = supervisor::start(
+        n, with_backoff(spec_of(strategy, {child_spec{"c", start, restart_type::permanent, {},
+                                                      child_type::worker}}),
+                        ex.backoff));
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().what() == supervisor_error::kind::bad_spec);
+      CHECK(r.error().reason().find(ex.reason) != std::string::npos);
+    }
+  }
+  CHECK(eventually([&] { return n.process_count() == 0; }));
 }
 
 // -- a reference model of OTP's decisions ---------------------------------------------------------

@@ -5,6 +5,8 @@
 /// request, killed and cleaned up at the end.
 #pragma once
 
+#include <atomic>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -25,22 +27,30 @@
 
 namespace libactor::test {
 
-/// A loopback port nobody listens on right now (bound, read, released).
+/// A loopback port nobody listens on right now, below the kernel's
+/// ephemeral range (/proc/sys/net/ipv4/ip_local_port_range, 32768 and up
+/// by default): a port the kernel handed out would be free again once
+/// released, but the many client connections of tests running alongside
+/// could take it as their local port before nats-server binds it (seen as
+/// a rare failure to start under `ctest -j`). Ports are tried from a
+/// per-process random start until one binds.
 inline int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
-      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (fd >= 0)
-      ::close(fd);
-    throw std::runtime_error("free_port: cannot bind");
+  static std::atomic<unsigned> next{static_cast<unsigned>(::getpid()) * 7919u};
+  for (int attempt = 0; attempt < 2000; ++attempt) {
+    int port = 20000 + static_cast<int>(next.fetch_add(1) % 12000);
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+      break;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    ::close(fd);
+    if (ok)
+      return port;
   }
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  throw std::runtime_error("free_port: no free port in 20000-31999");
 }
 
 class nats_server {

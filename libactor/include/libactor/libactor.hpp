@@ -10,5 +10,6 @@
 #include "libactor/pid.hpp"
 #include "libactor/process.hpp"
 #include "libactor/registry.hpp"
+#include "libactor/restart_backoff.hpp"
 #include "libactor/sharded_supervisor.hpp"
 #include "libactor/supervisor.hpp"

@@ -25,12 +25,14 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "libactor/child_spec.hpp"
 #include "libactor/pid.hpp"
+#include "libactor/restart_backoff.hpp"
 #include "libactor/supervisor.hpp"
 
 namespace libactor {
@@ -49,6 +51,11 @@ struct sharded_supervisor_spec {
   /// Each shard's own intensity and period (OTP's defaults: 1 in 5 s).
   int shard_intensity = 1;
   std::chrono::milliseconds shard_period{5000};
+  /// Each shard's restart backoff (`supervisor_flags::backoff`): empty, the
+  /// default, restarts crashed children at once; set, each shard delays its
+  /// own children's restarts, per child. `start` rejects an invalid one with
+  /// `bad_spec`.
+  std::optional<restart_backoff> shard_backoff = std::nullopt;
   /// The top supervisor's budget for restarting escalating shards.
   int top_intensity = 1;
   std::chrono::milliseconds top_period{5000};
@@ -68,7 +75,8 @@ public:
   // -- starting ----------------------------------------------------------------------
 
   /// Starts the tree from outside any process and waits until every shard is
-  /// running. The top supervisor has no parent.
+  /// running. The top supervisor has no parent. An invalid `shard_backoff`
+  /// fails with `bad_spec` before anything starts.
   static supervisor_result<sharded_supervisor>
   start(node& owner, sharded_supervisor_spec spec,
         std::chrono::milliseconds timeout = supervisor::default_timeout);
@@ -106,8 +114,11 @@ public:
   supervisor_result<pid> start_child(std::any args,
                                      std::chrono::milliseconds timeout = supervisor::default_timeout) const;
 
-  /// Starts a child on the next shard without waiting (see
-  /// `supervisor::cast_start_child`): the listener's path, on an I/O thread.
+  /// Starts a child without waiting (see `supervisor::cast_start_child`):
+  /// the listener's path, on an I/O thread. Called on an I/O thread, it
+  /// picks the next shard on that thread (shard i runs on thread i mod
+  /// threads), so an accepted connection's session runs on the thread that
+  /// serves its socket; elsewhere, the next shard round robin.
   void cast_start_child(std::any args) const;
 
   /// Stops and forgets a child, whichever shard holds it.

@@ -12,6 +12,10 @@
 /// Calls from outside any process (`node&` overloads) block until the reply or
 /// the timeout. From inside a process, `start_link` returns at once and
 /// `start_child`/`count_children` take a callback; a process must never block.
+///
+/// Beyond OTP, a supervisor may delay its restarts with an exponential
+/// backoff (restart_backoff.hpp, `supervisor_flags::backoff`); the decision
+/// and the intensity bookkeeping stay OTP's.
 #pragma once
 
 #include <any>
@@ -27,6 +31,7 @@
 #include "libactor/child_spec.hpp"
 #include "libactor/exit_reason.hpp"
 #include "libactor/pid.hpp"
+#include "libactor/restart_backoff.hpp"
 
 namespace libactor {
 
@@ -49,6 +54,20 @@ struct supervisor_flags {
   /// More than `intensity` restarts within `period` make the supervisor give up.
   int intensity = 1;
   std::chrono::milliseconds period{5000};
+  /// Empty (the default): restarts are immediate, as in OTP. Set: a child
+  /// that must be restarted is decided on and counted against intensity at
+  /// once, exactly as without it (so a crash loop escalates just as soon),
+  /// but started only after its backoff delay (restart_backoff.hpp), which
+  /// grows per child with each consecutive restart and starts over once the
+  /// child has stayed up for `reset_after`. For one_for_all and rest_for_one
+  /// the group is stopped at once and started again after the delay of the
+  /// child that ended. A failed start is retried after the next delay, and
+  /// each retry counts as a restart. While a restart waits, the child shows
+  /// as `child_info::state::restarting` and is not `active`; `restart_child`
+  /// starts it at once, `terminate_child` cancels the restart, and a
+  /// supervisor that exits cancels them all. A sharded supervisor's shards
+  /// take theirs from `sharded_supervisor_spec::shard_backoff`.
+  std::optional<restart_backoff> backoff = std::nullopt;
 };
 
 /// What `init/1` returns in OTP: flags and the child-spec list. A
@@ -59,6 +78,12 @@ struct supervisor_spec {
   std::string name = "supervisor";
   supervisor_flags flags;
   std::vector<child_spec> children;
+  /// The time source of the intensity window (and of backoff's
+  /// `reset_after`); empty (the default) means `steady_clock::now`. A test
+  /// injects a clock it advances by hand, so that a period passes without
+  /// sleeping. It is called inside the supervisor process, so it must be
+  /// safe to call from any thread; it must never go backwards.
+  std::function<std::chrono::steady_clock::time_point()> clock = {};
 };
 
 /// Why a supervisor call failed, with OTP's names for the reasons.
@@ -67,7 +92,7 @@ public:
   enum class kind : std::uint8_t {
     not_found,          ///< No child with that id (or pid).
     running,            ///< The child is running; terminate it first.
-    restarting,         ///< The child is between a failed start and the retry.
+    restarting,         ///< A restart of the child is pending (a retry, or a backoff delay).
     already_present,    ///< `start_child`: a stopped child has that id.
     already_started,    ///< `start_child`: a running child has that id.
     simple_one_for_one, ///< The call makes no sense for a simple_one_for_one supervisor.
@@ -123,7 +148,7 @@ struct ok_t {};
 struct child_info {
   enum class state : std::uint8_t {
     running,    ///< `pid` is the child.
-    restarting, ///< A restart failed; a retry is pending.
+    restarting, ///< A restart is pending: a retry after a failed start, or a backoff delay.
     undefined,  ///< Not running (stopped, or ended without restart).
   };
   /// Empty for the dynamic children of a simple_one_for_one supervisor
@@ -135,7 +160,8 @@ struct child_info {
 };
 
 /// OTP's `count_children`: `specs` (1 for simple_one_for_one), `active`
-/// (running), and `supervisors`/`workers` (children of each type, dead or alive).
+/// (running), and `supervisors`/`workers` (children of each type, dead or
+/// alive; a dynamic child whose restart is pending counts, not as active).
 struct child_counts {
   std::size_t specs = 0;
   std::size_t active = 0;
@@ -192,7 +218,8 @@ supervisor_result<pid> start_child(node& owner, const pid& sup, std::any args,
 void cast_start_child(const pid& sup, std::any args);
 
 /// Stops the child by its shutdown mode and keeps its spec (a temporary
-/// child's spec is deleted, as in OTP).
+/// child's spec is deleted, as in OTP). A child waiting out a backoff delay
+/// has its restart cancelled (and its backoff starts over).
 supervisor_result<ok_t> terminate_child(node& owner, const pid& sup, const std::string& id,
                                         std::chrono::milliseconds timeout = default_timeout);
 
@@ -200,11 +227,14 @@ supervisor_result<ok_t> terminate_child(node& owner, const pid& sup, const std::
 supervisor_result<ok_t> terminate_child(node& owner, const pid& sup, const pid& child,
                                         std::chrono::milliseconds timeout = default_timeout);
 
-/// Starts a stopped child again from its spec.
+/// Starts a stopped child again from its spec. A child waiting out a backoff
+/// delay starts now (its pending restart is cancelled); one between a failed
+/// start and OTP's immediate retry is `restarting`, as in OTP.
 supervisor_result<pid> restart_child(node& owner, const pid& sup, const std::string& id,
                                      std::chrono::milliseconds timeout = default_timeout);
 
-/// Removes a stopped child's spec.
+/// Removes a stopped child's spec (not one whose restart is pending:
+/// `terminate_child` it first).
 supervisor_result<ok_t> delete_child(node& owner, const pid& sup, const std::string& id,
                                      std::chrono::milliseconds timeout = default_timeout);
 
