@@ -9,6 +9,7 @@
 // shows where the work queues up.
 //
 //   supervisor_churn [--children N] [--lives K] [--shards S] [--rounds R] [--crash throw|exit]
+//                    [--start cast|call]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -50,6 +51,11 @@ struct child_state {
 /// (an abnormal exit without an exception, which leaves mostly the
 /// supervisor's share of the work and so shows its limit).
 bool crash_by_throw = true;
+
+/// How children are started: `cast` (default) by a starter on every I/O
+/// thread through `cast_start_child`, the listener's path; `call` by one
+/// driver process through `start_child` with a reply.
+bool start_by_cast = true;
 
 caf::behavior churn_child(process& self, std::shared_ptr<child_state> st) {
   if (st->lives.fetch_sub(1, std::memory_order_relaxed) > 1) {
@@ -101,20 +107,43 @@ figures run(libactor::node& node, std::size_t shards, std::size_t children, int 
   auto handle = sup.value();
   auto cpu0 = cpu_seconds();
   auto t0 = std::chrono::steady_clock::now();
-  // One driver process per shard count would favour the sharded run; one
-  // driver for both keeps the start path identical.
-  libactor::spawn(node, [handle, children, lives, &state](process& self, int) -> caf::behavior {
-    for (std::size_t i = 0; i < children; ++i) {
-      auto st = std::make_shared<child_state>();
-      st->lives = lives;
-      st->run = &state;
-      handle.start_child(self, std::any{st}, [](libactor::supervisor_result<libactor::pid> r) {
-        if (!r)
-          std::fprintf(stderr, "start_child failed: %s\n", r.error().message().c_str());
-      }, 60s);
+  if (start_by_cast) {
+    // The listener's path (docs/architecture.md): one starter on every I/O
+    // thread, as acceptors run on every thread, casting its share of the
+    // children to the supervisor. Sharded, a cast from a thread goes to a
+    // shard on that thread; with one shard every cast goes to it, as every
+    // Ranch acceptor called its one connection supervisor. The same
+    // starters in both runs keep the start path identical.
+    auto threads = node.config().io_threads;
+    for (std::size_t t = 0; t < threads; ++t) {
+      auto share = children / threads + (t < children % threads ? 1 : 0);
+      // Started from outside: round robin puts one on each thread.
+      libactor::spawn(node, [handle, share, lives, &state](process&, int) -> caf::behavior {
+        for (std::size_t i = 0; i < share; ++i) {
+          auto st = std::make_shared<child_state>();
+          st->lives = lives;
+          st->run = &state;
+          handle.cast_start_child(std::any{st});
+        }
+        return {[](int) {}};
+      }, 0);
     }
-    return {[](int) {}};
-  }, 0);
+  } else {
+    // One driver process calling start_child (request and reply, with a
+    // timeout) for every child, on whichever thread it landed.
+    libactor::spawn(node, [handle, children, lives, &state](process& self, int) -> caf::behavior {
+      for (std::size_t i = 0; i < children; ++i) {
+        auto st = std::make_shared<child_state>();
+        st->lives = lives;
+        st->run = &state;
+        handle.start_child(self, std::any{st}, [](libactor::supervisor_result<libactor::pid> r) {
+          if (!r)
+            std::fprintf(stderr, "start_child failed: %s\n", r.error().message().c_str());
+        }, 60s);
+      }
+      return {[](int) {}};
+    }, 0);
+  }
   std::size_t peak = 0;
   while (done.wait_for(5ms) != std::future_status::ready) {
     for (std::size_t i = 0; i < handle.shard_count(); ++i)
@@ -157,7 +186,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; ++i)
     if (std::strcmp(argv[i], "--crash") == 0)
       crash_by_throw = std::strcmp(argv[i + 1], "exit") != 0;
-  std::printf("crash by %s\n", crash_by_throw ? "throw" : "exit");
+    else if (std::strcmp(argv[i], "--start") == 0)
+      start_by_cast = std::strcmp(argv[i + 1], "call") != 0;
+  std::printf("crash by %s, start by %s\n", crash_by_throw ? "throw" : "exit",
+              start_by_cast ? "cast from every I/O thread" : "call from one process");
   // Warm-up: the allocator and CAF's scheduler, so that neither run pays for them.
   run(node, shards, children / 10, 2);
   // Alternate the two configurations so that a burst of load from elsewhere

@@ -34,8 +34,10 @@ process_actor::process_actor(caf::actor_config& cfg, libactor::node* owner, proc
     body_(std::move(spec.body)) {
   // Registered here, on the spawning thread, before the process can run and
   // exit: the exit hook below then always finds its entry.
-  owner_->internals().processes.add(id(), caf::actor_cast<caf::actor>(this));
-  attach_functor([owner = owner_, self = id()] { owner->internals().processes.remove(self); });
+  owner_->internals().processes.add(home_, id(), caf::actor_cast<caf::actor>(this));
+  attach_functor([owner = owner_, home = home_, self = id()] {
+    owner->internals().processes.remove(home, self);
+  });
   set_exit_handler([this](caf::exit_msg& x) { handle_exit_signal(x); });
   set_down_handler([this](caf::down_msg& x) { handle_down(x); });
   set_exception_handler([this](std::exception_ptr& x) { return handle_exception(x); });

@@ -3,13 +3,26 @@
 #include <caf/group.hpp>
 #include <caf/mailbox_element.hpp>
 
+#include "libactor/detail/process_actor.hpp"
+
 namespace libactor::detail {
+
+namespace {
+
+/// Marks a process that gets a timeout (see process_actor::had_timeouts).
+void note_timeouts(caf::abstract_actor* self) {
+  if (auto* p = dynamic_cast<process_actor*>(self))
+    p->note_timeouts();
+}
+
+} // namespace
 
 asio_actor_clock::asio_actor_clock(boost::asio::io_context& io) : timer_(io) {
 }
 
 void asio_actor_clock::set_ordinary_timeout(time_point t, caf::abstract_actor* self,
                                             caf::atom_value type, uint64_t id) {
+  note_timeouts(self);
   std::lock_guard<std::mutex> guard{mtx_};
   super::set_ordinary_timeout(t, self, type, id);
   rearm();
@@ -17,6 +30,7 @@ void asio_actor_clock::set_ordinary_timeout(time_point t, caf::abstract_actor* s
 
 void asio_actor_clock::set_multi_timeout(time_point t, caf::abstract_actor* self,
                                          caf::atom_value type, uint64_t id) {
+  note_timeouts(self);
   std::lock_guard<std::mutex> guard{mtx_};
   super::set_multi_timeout(t, self, type, id);
   rearm();
@@ -24,6 +38,7 @@ void asio_actor_clock::set_multi_timeout(time_point t, caf::abstract_actor* self
 
 void asio_actor_clock::set_request_timeout(time_point t, caf::abstract_actor* self,
                                            caf::message_id id) {
+  note_timeouts(self);
   std::lock_guard<std::mutex> guard{mtx_};
   super::set_request_timeout(t, self, id);
   rearm();
@@ -40,6 +55,10 @@ void asio_actor_clock::cancel_request_timeout(caf::abstract_actor* self, caf::me
 }
 
 void asio_actor_clock::cancel_timeouts(caf::abstract_actor* self) {
+  // Called for every exiting actor; most processes never had a timeout, and
+  // for them this skips a mutex shared by all I/O threads.
+  if (auto* p = dynamic_cast<process_actor*>(self); p != nullptr && !p->had_timeouts())
+    return;
   std::lock_guard<std::mutex> guard{mtx_};
   // Called for every exiting actor; most have nothing scheduled.
   if (actor_lookup_.count(self->id()) == 0)

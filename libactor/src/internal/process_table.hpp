@@ -19,19 +19,23 @@
 
 namespace libactor::detail {
 
-/// Striped by process id: spawns and exits on different threads rarely touch
-/// the same lock, so the table does not become the one point every spawn
-/// serialises on (the bottleneck Ranch removed by sharding its supervisor).
+/// Striped by home thread and process id: spawns and exits on different
+/// threads do not touch the same lock, so the table does not become the one
+/// point every spawn serialises on (the bottleneck Ranch removed by sharding
+/// its supervisor).
 class process_table {
 public:
-  void add(std::uint64_t id, caf::actor hdl) {
-    auto& s = stripe(id);
+  /// `home`: the process's I/O thread, which spawns and ends it, so that
+  /// each thread mostly uses stripes of its own (a lock on a cache line the
+  /// other core last wrote costs a transfer on every spawn and exit).
+  void add(std::size_t home, std::uint64_t id, caf::actor hdl) {
+    auto& s = stripe(home, id);
     std::lock_guard<std::mutex> guard{s.mtx};
     s.entries.emplace(id, std::move(hdl));
   }
 
-  void remove(std::uint64_t id) {
-    auto& s = stripe(id);
+  void remove(std::size_t home, std::uint64_t id) {
+    auto& s = stripe(home, id);
     bool now_empty = false;
     {
       std::lock_guard<std::mutex> guard{s.mtx};
@@ -84,7 +88,10 @@ private:
     std::unordered_map<std::uint64_t, caf::actor> entries;
   };
 
-  stripe_t& stripe(std::uint64_t id) { return stripes_[id % stripe_count]; }
+  /// Four stripes per home thread (shared beyond four threads).
+  stripe_t& stripe(std::size_t home, std::uint64_t id) {
+    return stripes_[(home * 4 + id % 4) % stripe_count];
+  }
 
   std::array<stripe_t, stripe_count> stripes_;
   std::mutex empty_mtx_;

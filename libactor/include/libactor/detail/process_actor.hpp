@@ -67,6 +67,12 @@ public:
   /// fixed at creation.
   std::size_t home() const noexcept { return home_; }
 
+  /// Whether the actor clock has ever held a timeout of this process (a
+  /// request with a timeout, `after`): if not, its exit skips the clock's
+  /// lock, which every exit on every I/O thread would otherwise share.
+  bool had_timeouts() const noexcept { return had_timeouts_.load(std::memory_order_acquire); }
+  void note_timeouts() noexcept { had_timeouts_.store(true, std::memory_order_release); }
+
   /// Messages waiting, counted on enqueue and on consumption.
   std::size_t mailbox_length() const noexcept {
     return mailbox_length_.load(std::memory_order_relaxed);
@@ -111,6 +117,7 @@ private:
   pid parent_;
   std::function<caf::behavior(process&)> body_;
   std::atomic<std::size_t> mailbox_length_{0};
+  std::atomic<bool> had_timeouts_{false};
   bool trap_exit_ = false;
   exit_handler on_exit_;
   down_handler on_down_;
