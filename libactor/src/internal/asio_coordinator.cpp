@@ -103,17 +103,15 @@ void asio_coordinator::enqueue(caf::resumable* job) {
   boost::asio::post(pool_.context(home_of(job)), job_handler{this, job});
 }
 
-void asio_coordinator::enqueue_batch(std::vector<caf::resumable*>& jobs) {
-  if (jobs.size() == 1) {
-    enqueue(jobs.front());
-    jobs.clear();
+void asio_coordinator::enqueue_batch(caf::resumable* const* jobs, std::size_t count) {
+  if (count == 1) {
+    enqueue(jobs[0]);
     return;
   }
   // One run of batches per home thread, each job keeping its place.
   std::vector<std::vector<caf::resumable*>> homes(pool_.size());
-  for (auto* job : jobs)
-    homes[home_of(job) % homes.size()].push_back(job);
-  jobs.clear();
+  for (std::size_t i = 0; i < count; ++i)
+    homes[home_of(jobs[i]) % homes.size()].push_back(jobs[i]);
   for (std::size_t h = 0; h < homes.size(); ++h) {
     auto& mine = homes[h];
     for (std::size_t i = 0; i < mine.size(); i += batch_size) {

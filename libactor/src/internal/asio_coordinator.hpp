@@ -40,8 +40,8 @@ public:
 
   /// Schedules many jobs with one post per `batch_size` of them (per home
   /// thread) instead of one each: a broadcast wakes thousands of processes
-  /// at once. Takes the jobs' references; leaves `jobs` empty.
-  void enqueue_batch(std::vector<caf::resumable*>& jobs);
+  /// at once. Takes the jobs' references.
+  void enqueue_batch(caf::resumable* const* jobs, std::size_t count);
 
   /// Jobs per post in `enqueue_batch`: small enough that the I/O threads
   /// share a broadcast's processes and that a socket completion waits

@@ -12,7 +12,7 @@ void deferred_wakeups::flush(caf::actor_system& sys) {
     return;
   auto& sched = sys.scheduler();
   if (auto* ours = dynamic_cast<asio_coordinator*>(&sched)) {
-    ours->enqueue_batch(jobs_);
+    ours->enqueue_batch(jobs_.data(), jobs_.size());
   } else {
     for (auto* job : jobs_)
       sched.enqueue(job);

@@ -3,8 +3,7 @@
 /// scheduler once it is released.
 #pragma once
 
-#include <vector>
-
+#include <boost/container/small_vector.hpp>
 #include <caf/execution_unit.hpp>
 #include <caf/resumable.hpp>
 
@@ -50,7 +49,9 @@ public:
 
 private:
   caf::actor_system* sys_ = nullptr;
-  std::vector<caf::resumable*> jobs_;
+  /// Inline room for a send's one wake-up (no allocation per send); a
+  /// broadcast's thousands spill to the heap.
+  boost::container::small_vector<caf::resumable*, 4> jobs_;
 };
 
 } // namespace libactor::detail
