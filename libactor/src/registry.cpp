@@ -667,9 +667,6 @@ std::size_t registry::state::expire() {
   std::size_t n = 0;
   for (std::size_t k = 0; k < nparts_; ++k) {
     auto& p = parts_[k];
-    // Per partition, so that the I/O threads start writing while the next
-    // partitions are walked.
-    detail::deferred_wakeups wake; // declared first: flushes after the unlock
     std::lock_guard<std::mutex> lock{p.mtx};
     auto before = p.counters.expired;
     auto now = cfg_.clock();
@@ -682,7 +679,7 @@ std::size_t registry::state::expire() {
           e.buffer.reset();
       }
       if (e.idle() && e.touched <= oldest)
-        i = p.keys.erase(i);
+        p.keys.erase(i++); // erasing moves no other entry
       else
         ++i;
     }

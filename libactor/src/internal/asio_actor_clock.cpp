@@ -11,7 +11,7 @@ namespace {
 
 /// Marks a process that gets a timeout (see process_actor::had_timeouts).
 void note_timeouts(caf::abstract_actor* self) {
-  if (auto* p = dynamic_cast<process_actor*>(self))
+  if (auto* p = as_process(self))
     p->note_timeouts();
 }
 
@@ -57,7 +57,7 @@ void asio_actor_clock::cancel_request_timeout(caf::abstract_actor* self, caf::me
 void asio_actor_clock::cancel_timeouts(caf::abstract_actor* self) {
   // Called for every exiting actor; most processes never had a timeout, and
   // for them this skips a mutex shared by all I/O threads.
-  if (auto* p = dynamic_cast<process_actor*>(self); p != nullptr && !p->had_timeouts())
+  if (auto* p = as_process(self); p != nullptr && !p->had_timeouts())
     return;
   std::lock_guard<std::mutex> guard{mtx_};
   // Called for every exiting actor; most have nothing scheduled.

@@ -94,7 +94,7 @@ void asio_coordinator::stop() {
 std::size_t asio_coordinator::home_of(caf::resumable* job) noexcept {
   // Every libactor process has a home; CAF's own utility actors do not and
   // run where they were woken.
-  if (auto* p = dynamic_cast<process_actor*>(job))
+  if (auto* p = as_process(job))
     return p->home();
   return pool_.here_or_next();
 }

@@ -22,7 +22,7 @@ namespace libactor::detail {
 /// process's home thread (io_pool.hpp), so a process runs on I/O threads and
 /// may touch its socket directly, and always on the same one. CAF 0.17 loads it through `actor_system_config::module_factories`
 /// (the system builds its default scheduler only when none was supplied).
-class asio_coordinator : public caf::scheduler::abstract_coordinator {
+class asio_coordinator final : public caf::scheduler::abstract_coordinator {
 public:
   using super = caf::scheduler::abstract_coordinator;
 

@@ -1,5 +1,7 @@
 #include "internal/deferred_wakeups.hpp"
 
+#include <typeinfo>
+
 #include <caf/actor_system.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
 
@@ -11,7 +13,9 @@ void deferred_wakeups::flush(caf::actor_system& sys) {
   if (jobs_.empty())
     return;
   auto& sched = sys.scheduler();
-  if (auto* ours = dynamic_cast<asio_coordinator*>(&sched)) {
+  // An exact type check (asio_coordinator is final): this runs on every send.
+  if (typeid(sched) == typeid(asio_coordinator)) {
+    auto* ours = static_cast<asio_coordinator*>(&sched);
     ours->enqueue_batch(jobs_.data(), jobs_.size());
   } else {
     for (auto* job : jobs_)

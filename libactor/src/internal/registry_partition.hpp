@@ -11,10 +11,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <boost/circular_buffer.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <caf/actor.hpp>
 
 #include "libactor/registry_key.hpp"
@@ -174,10 +174,23 @@ struct partition_counters {
   std::uint64_t fetched = 0;
 };
 
-/// Cache-line aligned so two partitions' mutexes never share a line.
+/// The partitions' hash: the key's own (already mixed, registry_key.cpp),
+/// declared avalanching so that the table uses it as is.
+struct registry_key_hash {
+  using is_avalanching = void;
+  std::size_t operator()(const registry_key& k) const noexcept { return k.hash(); }
+};
+
+/// Cache-line aligned so two partitions' mutexes never share a line. The
+/// keys live in an open-addressing table: a lookup among 100,000 random
+/// keys in `std::unordered_map` walked its bucket node by node, hashing and
+/// touching each next node to find the bucket's end (a cache miss per
+/// step), and was the largest part of a send (bench/RESULTS.md, Registry).
+/// Entries move when the table grows: nothing keeps a reference to one
+/// across an insertion.
 struct alignas(64) registry_partition {
   mutable std::mutex mtx;
-  std::unordered_map<registry_key, key_entry> keys;
+  boost::unordered_flat_map<registry_key, key_entry, registry_key_hash> keys;
   partition_counters counters;
 };
 

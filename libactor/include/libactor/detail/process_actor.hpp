@@ -3,6 +3,8 @@
 /// templates in process.hpp and call.hpp need its definition; use `process`.
 #pragma once
 
+#include <typeinfo>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -35,7 +37,7 @@ struct process_spec {
 /// for crash reports, OTP exit-signal semantics (trap_exit, untrappable kill),
 /// exceptions turned into error exits, and calls that fail as soon as the
 /// callee dies.
-class process_actor : public caf::event_based_actor {
+class process_actor final : public caf::event_based_actor {
 public:
   using super = caf::event_based_actor;
   using exit_handler = std::function<void(const pid& from, const exit_reason&)>;
@@ -125,5 +127,15 @@ private:
   std::unordered_map<std::uint64_t, pending_call> calls_;
   std::uint64_t next_call_id_ = 1;
 };
+
+/// `x` as a process, or nullptr if it is another kind of actor (CAF's own).
+/// Asked on every wake-up and every exit, so an exact type check (one
+/// vtable read; process_actor is final) instead of a `dynamic_cast`.
+template <class Base>
+process_actor* as_process(Base* x) noexcept {
+  if (x != nullptr && typeid(*x) == typeid(process_actor))
+    return static_cast<process_actor*>(x);
+  return nullptr;
+}
 
 } // namespace libactor::detail
