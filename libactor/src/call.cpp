@@ -14,6 +14,8 @@ std::string to_string(call_error::kind x) {
       return "callee_down";
     case call_error::kind::no_process:
       return "no_process";
+    case call_error::kind::would_block:
+      return "would_block";
     case call_error::kind::rejected:
       break;
   }

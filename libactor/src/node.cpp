@@ -67,6 +67,10 @@ void node::stop() {
   log::debug("node_stopped");
 }
 
+bool node::on_io_thread() const noexcept {
+  return impl_->io->thread_index() < impl_->io->size();
+}
+
 bool node::running() const noexcept {
   return impl_->running.load();
 }

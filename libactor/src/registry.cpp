@@ -93,7 +93,8 @@ public:
 
 private:
   registry_partition& partition_of(const registry_key& key) const {
-    // The high half: the hash map inside the partition uses the low bits.
+    // Bits 32 and up mod the partition count; the table inside a partition
+    // takes its slot from the top bits and its tag from the lowest byte.
     return parts_[(key.hash() >> 32) % nparts_];
   }
 

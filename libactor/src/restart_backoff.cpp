@@ -14,6 +14,9 @@ std::string validate(const restart_backoff& x) {
   if (x.max < x.min)
     return fmt::format("backoff max ({}ms) must not be less than min ({}ms)", x.max.count(),
                        x.min.count());
+  if (x.max > restart_backoff::max_limit)
+    return fmt::format("backoff max ({}ms) must be at most {}h", x.max.count(),
+                       restart_backoff::max_limit.count());
   // Written so that NaN fails too.
   if (!(x.jitter >= 0.0 && x.jitter <= 1.0))
     return fmt::format("backoff jitter must be within 0..1, not {}", x.jitter);

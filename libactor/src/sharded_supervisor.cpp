@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "internal/io_pool.hpp"
@@ -106,6 +107,12 @@ child_spec sharded_supervisor::as_child(std::string id) const {
   child_spec out;
   out.id = std::move(id);
   out.start = [table = table_](process& sup, const std::any&) {
+    // As `start` checks: a bad backoff would fail every shard and make the
+    // top supervisor restart them until it gives up. A throw is a failed
+    // start, with this reason, for the parent's start.
+    if (table->spec.shard_backoff)
+      if (auto problem = validate(*table->spec.shard_backoff); !problem.empty())
+        throw std::invalid_argument("shard_backoff: " + problem);
     auto p = supervisor::start_link(sup, top_spec(table));
     std::lock_guard<std::mutex> guard{table->top.mtx};
     table->top.current = p;
@@ -156,10 +163,6 @@ std::size_t shard_on_this_thread(const detail::shard_table& t, std::size_t any) 
   auto mine = (t.count - here + threads - 1) / threads;
   return here + threads * (next++ % mine);
 }
-
-} // namespace
-
-namespace {
 
 /// The shard's supervisor, waiting (bounded) while it is not running: a
 /// shard has no pid until its parent has run its start function (the tree

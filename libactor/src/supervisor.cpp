@@ -1253,6 +1253,10 @@ sup_request make_request(op what) {
 namespace supervisor {
 
 supervisor_result<pid> start(node& owner, supervisor_spec spec, std::chrono::milliseconds timeout) {
+  if (owner.on_io_thread()) // the new supervisor would get this thread, which would be waiting
+    return supervisor_error{supervisor_error::kind::call_failed,
+                            "supervisor::start(node&, ...) on an I/O thread would block it; "
+                            "use supervisor::start_link from a process"};
   auto done = std::make_shared<std::promise<supervisor_result<pid>>>();
   auto result = done->get_future();
   auto name = spec.name;

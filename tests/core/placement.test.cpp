@@ -12,8 +12,10 @@
 #include <caf/atom.hpp>
 #include <catch2/catch.hpp>
 
+#include "libactor/call.hpp"
 #include "libactor/process.hpp"
 #include "libactor/sharded_supervisor.hpp"
+#include "libactor/supervisor.hpp"
 #include "support/event_log.hpp"
 #include "support/test_node.hpp"
 
@@ -145,4 +147,29 @@ TEST_CASE("a child cast from an I/O thread goes to a shard on that thread",
   CHECK(where["starter0"].size() == 1);
   CHECK(where["starter1"].size() == 1);
   CHECK(where["starter0"] != where["starter1"]);
+}
+
+TEST_CASE("blocking calls made on an I/O thread fail at once instead of waiting forever",
+          "[placement]") {
+  // A process they would spawn or wait for gets this thread as its home, and
+  // this thread would be waiting.
+  event_log log;
+  node n{test::small_node()};
+  auto target = spawn(n, recorder, &log, std::string{"target"});
+  REQUIRE(log.pop()); // target started
+  spawn(n, [&n, &log, target](process&) -> caf::behavior {
+    log.push(n.on_io_thread() ? "on io thread" : "elsewhere");
+    auto r = libactor::call<std::string>(n, target, 1s, ping_atom::value);
+    log.push(!r && r.error().what() == call_error::kind::would_block ? "call: would_block" : "call: other");
+    supervisor_spec spec;
+    spec.name = "nested";
+    auto s = supervisor::start(n, spec);
+    log.push(!s && s.error().message().find("I/O thread") != std::string::npos ? "start: refused"
+                                                                                 : "start: other");
+    return {[](ping_atom) {}};
+  });
+  CHECK(log.pop() == std::optional<std::string>{"on io thread"});
+  CHECK(log.pop() == std::optional<std::string>{"call: would_block"});
+  CHECK(log.pop() == std::optional<std::string>{"start: refused"});
+  CHECK_FALSE(n.on_io_thread());
 }

@@ -103,6 +103,8 @@ TEST_CASE("a supervisor's restart backoff is validated field by field", "[superv
   CHECK(contains(reason(backoff(1s, 2s, -0.1)), "jitter must be within 0..1"));
   CHECK(contains(reason(backoff(1s, 2s, 1.5)), "jitter must be within 0..1"));
   CHECK(contains(reason(backoff(1s, 2s, std::nan(""))), "jitter must be within 0..1"));
+  CHECK(validate(backoff(1s, restart_backoff::max_limit)).empty());
+  CHECK(contains(reason(backoff(1s, restart_backoff::max_limit + 1ms)), "must be at most 24h"));
   auto negative_reset = backoff(1s, 2s);
   negative_reset.reset_after = -1ms;
   CHECK(contains(reason(negative_reset), "reset_after must not be negative"));

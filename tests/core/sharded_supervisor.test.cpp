@@ -272,3 +272,22 @@ TEST_CASE("a sharded supervisor with an invalid shard backoff does not start",
   CHECK(r.error().reason() == "backoff max (1000ms) must not be less than min (2000ms)");
   CHECK(n.process_count() == 0);
 }
+
+TEST_CASE("a sharded supervisor started as a child with an invalid shard backoff fails that start",
+          "[sharded_supervisor][backoff]") {
+  event_log log; // outlives the node
+  node n{test::small_node()};
+  auto spec = spec_of(&log, 2);
+  restart_backoff b;
+  b.min = 2s;
+  b.max = 1s;
+  spec.shard_backoff = b;
+  supervisor_spec top;
+  top.name = "app";
+  top.children.push_back(sharded_supervisor::prepare(n, spec).as_child("conns"));
+  auto r = supervisor::start(n, top);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().what() == supervisor_error::kind::start_failed);
+  CHECK_THAT(r.error().reason(), Catch::Contains("shard_backoff: backoff max (1000ms) must not be less than min"));
+  CHECK(eventually([&] { return n.process_count() == 0; }));
+}

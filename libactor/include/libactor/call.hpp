@@ -30,6 +30,7 @@ public:
     callee_down, ///< The callee ended first; `reason` says how.
     no_process,  ///< The pid names no process.
     rejected,    ///< The callee has no handler for the message, or replied an error.
+    would_block, ///< A blocking call made on one of the node's I/O threads (see node::on_io_thread).
   };
 
   call_error(kind k, exit_reason reason, std::string detail)
@@ -147,6 +148,12 @@ struct no_reply {};
 template <class R, class... Ts>
 call_result<R> call(node& owner, const pid& callee, std::chrono::milliseconds timeout,
                     Ts&&... xs) {
+  // A process spawned here would get this thread as its home and never run
+  // while this thread waits for it.
+  if (owner.on_io_thread())
+    return call_result<R>{call_error{call_error::kind::would_block, exit_reason::normal(),
+                                     "libactor::call(node&, ...) on an I/O thread would block it; "
+                                     "use process::call"}};
   auto done = std::make_shared<std::promise<call_result<R>>>();
   auto result = done->get_future();
   spawn(

@@ -55,6 +55,12 @@ public:
   /// True between construction and `stop`.
   bool running() const noexcept;
 
+  /// Whether the calling thread is one of this node's I/O threads, where
+  /// processes and I/O handlers run. The blocking calls made from outside
+  /// any process (`libactor::call`, `supervisor::start`, ...) refuse to run
+  /// there: they would wait for a process that may need this very thread.
+  bool on_io_thread() const noexcept;
+
   /// The number of live processes spawned through libactor on this node.
   std::size_t process_count() const;
 

@@ -35,6 +35,11 @@ struct restart_backoff {
   /// `min` again. Default 0, meaning `min` (Akka's `resetBackoffAfter`).
   std::chrono::milliseconds reset_after{0};
 
+  /// The largest `max` accepted: the actor clock counts in nanoseconds, and
+  /// a delay of centuries would overflow it. A day is far beyond any sane
+  /// restart delay.
+  static constexpr std::chrono::hours max_limit{24};
+
   /// `reset_after` with its default applied.
   std::chrono::milliseconds effective_reset_after() const noexcept {
     return reset_after.count() > 0 ? reset_after : min;
@@ -42,7 +47,7 @@ struct restart_backoff {
 };
 
 /// Empty if `x` is usable; otherwise why not, in one phrase naming the field
-/// (min > 0, max >= min, 0 <= jitter <= 1, reset_after >= 0).
+/// (min > 0, min <= max <= max_limit, 0 <= jitter <= 1, reset_after >= 0).
 std::string validate(const restart_backoff& x);
 
 /// The delay of the restart that follows `attempt` consecutive backoff

@@ -61,7 +61,7 @@ server::server(node& owner, server_options opts, http_router routes)
   auto& pool = *owner.internals().io;
   for (std::size_t i = 0; i < pool.size(); ++i) {
     sh->wheels.push_back(
-      std::make_shared<libactor::detail::timer_wheel>(pool.context(), tick_for(sh->opts)));
+      std::make_shared<libactor::detail::timer_wheel>(pool.context(i), tick_for(sh->opts)));
     sh->wheels.back()->start();
   }
   impl_->shared = sh;

@@ -430,8 +430,8 @@ caf::behavior session_body(process& self, session_ptr st) {
     server->sessions.fetch_sub(1, std::memory_order_relaxed);
   });
   st->self_ref = st;
-  if (st->wheel == nullptr)
-    st->wheel = sh.wheels[st->conn->id() % sh.wheels.size()].get();
+  if (st->wheel == nullptr) // the wheel of the session's own thread: arming it stays local
+    st->wheel = sh.wheels[self.caf_self()->home() % sh.wheels.size()].get();
   st->conn->set_owner(self.caf_self()->address());
   if (!st->started) {
     st->started = true;

@@ -60,7 +60,6 @@ void asio_actor_clock::cancel_timeouts(caf::abstract_actor* self) {
   if (auto* p = as_process(self); p != nullptr && !p->had_timeouts())
     return;
   std::lock_guard<std::mutex> guard{mtx_};
-  // Called for every exiting actor; most have nothing scheduled.
   if (actor_lookup_.count(self->id()) == 0)
     return;
   super::cancel_timeouts(self);

@@ -14,8 +14,9 @@ namespace libactor::detail {
 /// CAF 0.17's `thread_safe_actor_clock` runs its own thread and wakes it on
 /// every actor exit (`cancel_timeouts`): a context switch per connection.
 /// This clock keeps CAF's schedule behind a mutex, arms a single steady_timer
-/// at the earliest deadline, and fires on whichever I/O thread is free. An
-/// exiting actor without timeouts costs one uncontended lock.
+/// at the earliest deadline, and fires on the first I/O thread, which posts
+/// each message to its receiver's home thread. A process that never had a
+/// timeout exits without touching the mutex (process_actor::had_timeouts).
 class asio_actor_clock : public caf::detail::simple_actor_clock {
 public:
   using super = caf::detail::simple_actor_clock;

@@ -104,8 +104,10 @@ void asio_coordinator::enqueue(caf::resumable* job) {
 }
 
 void asio_coordinator::enqueue_batch(caf::resumable* const* jobs, std::size_t count) {
-  if (count == 1) {
-    enqueue(jobs[0]);
+  if (count <= 2) {
+    // A send to a key with one or two processes: no grouping to pay for.
+    for (std::size_t i = 0; i < count; ++i)
+      enqueue(jobs[i]);
     return;
   }
   // One run of batches per home thread, each job keeping its place.

@@ -109,8 +109,8 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
     }
     for (std::size_t i = 0; i < count; ++i) {
       // Spread over the I/O threads: a connection accepted on thread t has
-      // its socket served by t and, started through a sharded supervisor,
-      // its session on t as well (sharded_supervisor::next_shard).
+      // its socket served by t and, started through a sharded supervisor's
+      // cast_start_child, its session on t as well.
       auto slot = std::make_unique<acceptor_slot>(owner.internals().io->context(i));
       tcp::endpoint ep{addr, port};
       auto& acc = slot->acceptor;
@@ -154,9 +154,11 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
       return;
     }
     slot.armed = true;
+    // The accepted socket gets the acceptor's context: its readiness is then
+    // served by the thread that accepted it, where its session will run.
     slot.acceptor.async_accept(
-      io, [self = shared_from_this(), s = &slot](const boost::system::error_code& ec,
-                                                  tcp::socket sock) mutable {
+      [self = shared_from_this(), s = &slot](const boost::system::error_code& ec,
+                                             tcp::socket sock) mutable {
         self->accepted_one(*s, ec, std::move(sock));
       });
   }
