@@ -49,6 +49,20 @@ caf::behavior parent_of_recorder(process& self, event_log* log) {
   }};
 }
 
+/// A sharded supervisor whose children are recorders tagged by their
+/// start argument.
+sharded_supervisor_spec recorders(event_log* log, std::string name, std::size_t shards) {
+  sharded_supervisor_spec spec;
+  spec.name = std::move(name);
+  spec.shards = shards;
+  spec.child = child_spec{"recorder",
+                          [log](process& sup, const std::any& args) {
+                            return sup.spawn_link(recorder, log, std::any_cast<std::string>(args));
+                          },
+                          restart_type::temporary, brutal_kill, child_type::worker};
+  return spec;
+}
+
 /// The distinct threads named by the next `count` events of `log`.
 std::set<std::string> threads_of(event_log& log, std::size_t count) {
   std::set<std::string> seen;
@@ -84,15 +98,7 @@ TEST_CASE("a sharded supervisor's shards and their children run on different I/O
           "[placement][sharded_supervisor]") {
   event_log log;
   node n{test::small_node()}; // 2 I/O threads
-  sharded_supervisor_spec spec;
-  spec.name = "placed";
-  spec.shards = 2;
-  spec.child = child_spec{"recorder",
-                          [&log](process& sup, const std::any& args) {
-                            return sup.spawn_link(recorder, &log, std::any_cast<std::string>(args));
-                          },
-                          restart_type::temporary, brutal_kill, child_type::worker};
-  auto sup = sharded_supervisor::start(n, spec);
+  auto sup = sharded_supervisor::start(n, recorders(&log, "placed", 2));
   REQUIRE(sup);
   // Round robin: one child on each shard, twice.
   for (int i = 0; i < 4; ++i)
@@ -114,15 +120,7 @@ TEST_CASE("a child cast from an I/O thread goes to a shard on that thread",
   // As a listener's accept does: the session then runs next to its socket.
   event_log log;
   node n{test::small_node()}; // 2 I/O threads
-  sharded_supervisor_spec spec;
-  spec.name = "near";
-  spec.shards = 8;
-  spec.child = child_spec{"recorder",
-                          [&log](process& sup, const std::any& args) {
-                            return sup.spawn_link(recorder, &log, std::any_cast<std::string>(args));
-                          },
-                          restart_type::temporary, brutal_kill, child_type::worker};
-  auto sup = sharded_supervisor::start(n, spec);
+  auto sup = sharded_supervisor::start(n, recorders(&log, "near", 8));
   REQUIRE(sup);
   auto handle = sup.value();
   for (int starter = 0; starter < 2; ++starter) {

@@ -12,20 +12,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-restart_backoff backoff(std::chrono::milliseconds min, std::chrono::milliseconds max,
-                        double jitter = 0.0) {
-  restart_backoff b;
-  b.min = min;
-  b.max = max;
-  b.jitter = jitter;
-  return b;
-}
 
 } // namespace
 
 TEST_CASE("a supervisor's restart backoff doubles from min and stops at max",
           "[supervisor][backoff]") {
-  auto b = backoff(100ms, 1000ms);
+  auto b = restart_backoff{100ms, 1000ms, 0.0};
   std::vector<std::chrono::milliseconds> delays;
   for (unsigned n = 0; n < 7; ++n)
     delays.push_back(restart_delay(b, n, 0.0));
@@ -36,17 +28,17 @@ TEST_CASE("a supervisor's restart backoff doubles from min and stops at max",
   CHECK(restart_delay(b, 64, 0.0) == 1000ms);
   CHECK(restart_delay(b, std::numeric_limits<unsigned>::max(), 0.0) == 1000ms);
   // min == max is a constant delay.
-  CHECK(restart_delay(backoff(5s, 5s), 0, 0.0) == 5s);
-  CHECK(restart_delay(backoff(5s, 5s), 10, 0.0) == 5s);
+  CHECK(restart_delay(restart_backoff{5s, 5s, 0.0}, 0, 0.0) == 5s);
+  CHECK(restart_delay(restart_backoff{5s, 5s, 0.0}, 10, 0.0) == 5s);
   // An hour-long cap stays exact.
-  auto slow = backoff(1s, 1h);
+  auto slow = restart_backoff{1s, 1h, 0.0};
   CHECK(restart_delay(slow, 11, 0.0) == 2048s);
   CHECK(restart_delay(slow, 12, 0.0) == 1h);
 }
 
 TEST_CASE("a supervisor's restart backoff stretches each delay by at most its jitter",
           "[supervisor][backoff]") {
-  auto b = backoff(100ms, 1000ms, 0.5);
+  auto b = restart_backoff{100ms, 1000ms, 0.5};
   CHECK(restart_delay(b, 0, 0.0) == 100ms);
   CHECK(restart_delay(b, 0, 0.5) == 125ms);
   CHECK(restart_delay(b, 1, 0.5) == 250ms);
@@ -74,12 +66,12 @@ TEST_CASE("a supervisor's restart backoff stretches each delay by at most its ji
     }
   }
   // No jitter: the draw makes no difference.
-  CHECK(restart_delay(backoff(100ms, 1000ms, 0.0), 2, 0.9) == 400ms);
+  CHECK(restart_delay(restart_backoff{100ms, 1000ms, 0.0}, 2, 0.9) == 400ms);
 }
 
 TEST_CASE("a supervisor's restart backoff resets after min unless told otherwise",
           "[supervisor][backoff]") {
-  auto b = backoff(300ms, 10s);
+  auto b = restart_backoff{300ms, 10s, 0.0};
   CHECK(restart_backoff{}.jitter == Approx(0.2));
   CHECK(restart_backoff{}.reset_after == 0ms);
   CHECK(b.effective_reset_after() == 300ms);
@@ -88,24 +80,24 @@ TEST_CASE("a supervisor's restart backoff resets after min unless told otherwise
 }
 
 TEST_CASE("a supervisor's restart backoff is validated field by field", "[supervisor][backoff]") {
-  CHECK(validate(backoff(1ms, 1ms)).empty());
-  CHECK(validate(backoff(1ms, 1h, 0.0)).empty());
-  CHECK(validate(backoff(1ms, 1h, 1.0)).empty());
+  CHECK(validate(restart_backoff{1ms, 1ms, 0.0}).empty());
+  CHECK(validate(restart_backoff{1ms, 1h, 0.0}).empty());
+  CHECK(validate(restart_backoff{1ms, 1h, 1.0}).empty());
   auto reason = [](restart_backoff b) { return validate(b); };
   auto contains = [](const std::string& text, const std::string& part) {
     INFO(text);
     return text.find(part) != std::string::npos;
   };
   CHECK(contains(reason(restart_backoff{}), "min must be positive"));
-  CHECK(contains(reason(backoff(0ms, 1s)), "min must be positive"));
-  CHECK(contains(reason(backoff(-5ms, 1s)), "min must be positive"));
-  CHECK(contains(reason(backoff(2s, 1s)), "max (1000ms) must not be less than min (2000ms)"));
-  CHECK(contains(reason(backoff(1s, 2s, -0.1)), "jitter must be within 0..1"));
-  CHECK(contains(reason(backoff(1s, 2s, 1.5)), "jitter must be within 0..1"));
-  CHECK(contains(reason(backoff(1s, 2s, std::nan(""))), "jitter must be within 0..1"));
-  CHECK(validate(backoff(1s, restart_backoff::max_limit)).empty());
-  CHECK(contains(reason(backoff(1s, restart_backoff::max_limit + 1ms)), "must be at most 24h"));
-  auto negative_reset = backoff(1s, 2s);
+  CHECK(contains(reason(restart_backoff{0ms, 1s, 0.0}), "min must be positive"));
+  CHECK(contains(reason(restart_backoff{-5ms, 1s, 0.0}), "min must be positive"));
+  CHECK(contains(reason(restart_backoff{2s, 1s, 0.0}), "max (1000ms) must not be less than min (2000ms)"));
+  CHECK(contains(reason(restart_backoff{1s, 2s, -0.1}), "jitter must be within 0..1"));
+  CHECK(contains(reason(restart_backoff{1s, 2s, 1.5}), "jitter must be within 0..1"));
+  CHECK(contains(reason(restart_backoff{1s, 2s, std::nan("")}), "jitter must be within 0..1"));
+  CHECK(validate(restart_backoff{1s, restart_backoff::max_limit, 0.0}).empty());
+  CHECK(contains(reason(restart_backoff{1s, restart_backoff::max_limit + 1ms, 0.0}), "must be at most 24h"));
+  auto negative_reset = restart_backoff{1s, 2s, 0.0};
   negative_reset.reset_after = -1ms;
   CHECK(contains(reason(negative_reset), "reset_after must not be negative"));
 }

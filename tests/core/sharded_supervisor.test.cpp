@@ -262,10 +262,7 @@ TEST_CASE("a sharded supervisor with an invalid shard backoff does not start",
   event_log log; // outlives the node
   node n{test::small_node()};
   auto spec = spec_of(&log, 2);
-  restart_backoff b;
-  b.min = 2s;
-  b.max = 1s;
-  spec.shard_backoff = b;
+  spec.shard_backoff = restart_backoff{2s, 1s}; // max below min
   auto r = sharded_supervisor::start(n, spec);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().what() == supervisor_error::kind::bad_spec);
@@ -278,10 +275,7 @@ TEST_CASE("a sharded supervisor started as a child with an invalid shard backoff
   event_log log; // outlives the node
   node n{test::small_node()};
   auto spec = spec_of(&log, 2);
-  restart_backoff b;
-  b.min = 2s;
-  b.max = 1s;
-  spec.shard_backoff = b;
+  spec.shard_backoff = restart_backoff{2s, 1s}; // max below min
   supervisor_spec top;
   top.name = "app";
   top.children.push_back(sharded_supervisor::prepare(n, spec).as_child("conns"));

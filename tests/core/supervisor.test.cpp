@@ -814,14 +814,6 @@ TEST_CASE("supervisor reports name the supervisor, the child, its pid and the re
 
 namespace {
 
-restart_backoff backoff_of(std::chrono::milliseconds min, std::chrono::milliseconds max,
-                           double jitter = 0.2) {
-  restart_backoff b;
-  b.min = min;
-  b.max = max;
-  b.jitter = jitter;
-  return b;
-}
 
 supervisor_spec with_backoff(supervisor_spec spec, restart_backoff b) {
   spec.flags.backoff = b;
@@ -855,7 +847,7 @@ TEST_CASE("a supervisor with a restart backoff shows a crashed child as restarti
   // An hour: the pending state can be looked at for as long as the test likes.
   auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_one,
                                              {worker_spec(&fx, "a"), worker_spec(&fx, "db")}),
-                                     backoff_of(1h, 2h)));
+                                     restart_backoff{1h, 2h}));
   auto old = fx.pid_of("db");
   send(old, crash_atom::value);
   REQUIRE(eventually([&] { return statuses(n, sup)["db"] == child_info::state::restarting; }));
@@ -890,7 +882,7 @@ TEST_CASE("a supervisor with a restart backoff cancels a pending restart on term
   children fx; // outlives the node: children may still report while it stops
   node n{test::small_node()};
   auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_one, {worker_spec(&fx, "db")}),
-                                     backoff_of(1h, 1h)));
+                                     restart_backoff{1h, 1h}));
   send(fx.pid_of("db"), crash_atom::value);
   REQUIRE(eventually([&] { return statuses(n, sup)["db"] == child_info::state::restarting; }));
   REQUIRE(supervisor::terminate_child(n, sup, "db").ok());
@@ -914,7 +906,7 @@ TEST_CASE("a supervisor with a restart backoff ignores the timer of a cancelled 
   node n{test::small_node()};
   test::log_capture logs{log::level::debug};
   auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_one, {worker_spec(&fx, "db")}),
-                                     backoff_of(300ms, 300ms, 0.0)));
+                                     restart_backoff{300ms, 300ms, 0.0}));
   // terminate_child must reach the supervisor within the 300 ms delay. If
   // this thread was held up for longer, the child was restarted first: that
   // round proves nothing, so it is played again.
@@ -946,7 +938,7 @@ TEST_CASE("a supervisor with a restart backoff ignores the timer of a superseded
   node n{test::small_node()};
   test::log_capture logs{log::level::debug};
   auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_one, {worker_spec(&fx, "db")}),
-                                     backoff_of(200ms, 10s, 0.0)));
+                                     restart_backoff{200ms, 10s, 0.0}));
   // The first crash's timer (200 ms) is made stale by restart_child, and
   // fires while the second crash's restart (400 ms) is pending. As above,
   // a round where restart_child came after the timer is played again.
@@ -976,7 +968,7 @@ TEST_CASE("a supervisor with a small restart backoff restarts crashed children, 
           "[supervisor][backoff]") {
   children fx; // outlives the node: children may still report while it stops
   node n{test::small_node()};
-  auto tiny = backoff_of(1ms, 4ms);
+  auto tiny = restart_backoff{1ms, 4ms};
   SECTION("one_for_one, crash after crash") {
     auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_one,
                                                {worker_spec(&fx, "a"), worker_spec(&fx, "b")}),
@@ -1031,7 +1023,7 @@ TEST_CASE("a supervisor with a restart backoff stops a group at once and starts 
   children fx; // outlives the node: children may still report while it stops
   node n{test::small_node()};
   using state = child_info::state;
-  auto hour = backoff_of(1h, 1h);
+  auto hour = restart_backoff{1h, 1h};
   SECTION("one_for_all") {
     auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_all,
                                                {worker_spec(&fx, "a"), worker_spec(&fx, "b"),
@@ -1079,7 +1071,7 @@ TEST_CASE("a supervisor with a restart backoff keeps counting a dynamic child wh
   children fx; // outlives the node: children may still report while it stops
   node n{test::small_node()};
   auto sup = started(n, with_backoff(spec_of(restart_strategy::simple_one_for_one, {dynamic_spec(&fx)}),
-                                     backoff_of(1h, 1h)));
+                                     restart_backoff{1h, 1h}));
   auto s1 = supervisor::start_child(n, sup, arg("s1"));
   REQUIRE(s1.ok());
   REQUIRE(supervisor::start_child(n, sup, arg("s2")).ok());
@@ -1106,7 +1098,7 @@ TEST_CASE("a supervisor's restart backoff grows per child and starts over once t
   manual_clock clock;
   node n{test::small_node()};
   test::log_capture logs{log::level::info};
-  auto b = backoff_of(1ms, 1000ms, 0.0);
+  auto b = restart_backoff{1ms, 1000ms, 0.0};
   b.reset_after = 10s; // on the manual clock: only the test moves it
   SECTION("a static child") {
     auto spec = with_backoff(spec_of(restart_strategy::one_for_one, {worker_spec(&fx, "w")}), b);
@@ -1167,7 +1159,7 @@ TEST_CASE("a supervisor's backoff restarts still count toward intensity, when th
   SECTION("a crash loop escalates as without backoff") {
     auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_one,
                                                {worker_spec(&fx, "steady"), worker_spec(&fx, "flaky")}, 2),
-                                       backoff_of(1ms, 2ms)));
+                                       restart_backoff{1ms, 2ms}));
     watch(sup);
     for (int i = 1; i <= 2; ++i) {
       send(fx.pid_of("flaky"), crash_atom::value);
@@ -1186,7 +1178,7 @@ TEST_CASE("a supervisor's backoff restarts still count toward intensity, when th
     // too many, at once, an hour before a would have started.
     auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_one,
                                                {worker_spec(&fx, "a"), worker_spec(&fx, "b")}, 1),
-                                       backoff_of(1h, 1h)));
+                                       restart_backoff{1h, 1h}));
     watch(sup);
     send(fx.pid_of("a"), crash_atom::value);
     REQUIRE(eventually([&] { return statuses(n, sup)["a"] == child_info::state::restarting; }));
@@ -1215,7 +1207,7 @@ TEST_CASE("a supervisor with a restart backoff retries a failed start after the 
                             return p;
                           },
                           restart_type::permanent, {}, child_type::worker};
-  auto b = backoff_of(1ms, 1000ms, 0.0);
+  auto b = restart_backoff{1ms, 1000ms, 0.0};
   b.reset_after = 1h; // the failed starts must not look like a child that stayed up
   SECTION("retries that succeed") {
     auto sup = started(n, with_backoff(spec_of(restart_strategy::one_for_one, {flaky}, 5), b));
@@ -1248,7 +1240,7 @@ TEST_CASE("a supervisor that exits with backoff restarts pending starts nothing 
                                                {worker_spec(&fx, "a", restart_type::permanent, {},
                                                             on_shutdown::linger),
                                                 worker_spec(&fx, "db")}),
-                                       backoff_of(1h, 1h)));
+                                       restart_backoff{1h, 1h}));
     send(fx.pid_of("db"), crash_atom::value);
     REQUIRE(eventually([&] { return statuses(n, sup)["db"] == child_info::state::restarting; }));
     exit(sup, exit_reason::shutdown());
@@ -1258,7 +1250,7 @@ TEST_CASE("a supervisor that exits with backoff restarts pending starts nothing 
   }
   SECTION("dynamic children") {
     auto sup = started(n, with_backoff(spec_of(restart_strategy::simple_one_for_one, {dynamic_spec(&fx)}),
-                                       backoff_of(1h, 1h)));
+                                       restart_backoff{1h, 1h}));
     auto s1 = supervisor::start_child(n, sup, arg("s1"));
     auto s2 = supervisor::start_child(n, sup, arg("s2"));
     REQUIRE(s1.ok());
@@ -1278,7 +1270,7 @@ TEST_CASE("a supervisor that exits with backoff restarts pending starts nothing 
 TEST_CASE("a supervisor with an invalid restart backoff does not start", "[supervisor][backoff][start]") {
   node n{test::small_node()};
   auto bad = [](auto change) {
-    auto b = backoff_of(1s, 2s);
+    auto b = restart_backoff{1s, 2s};
     change(b);
     return b;
   };

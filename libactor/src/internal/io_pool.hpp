@@ -78,10 +78,7 @@ public:
     auto& pinned = pinned_home();
     if (pinned.pool == this)
       return pinned.index;
-    auto& cur = current();
-    if (cur.pool == this)
-      return cur.index;
-    return next_.fetch_add(1, std::memory_order_relaxed) % size_;
+    return here_or_next();
   }
 
   /// Where a job with no home of its own runs: the calling thread if it is
