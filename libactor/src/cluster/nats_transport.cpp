@@ -323,11 +323,14 @@ void nats_transport::impl::deliver(const subscription& sub, natsMsg* msg) {
   std::shared_lock<std::shared_mutex> lock{reg_mtx_};
   if (reg_ == nullptr)
     return;
+  // Counted before the hand-off: a process may handle the message (on its
+  // own I/O thread) before this call returns, and whoever saw it delivered
+  // must find it counted.
+  ++counters_.received;
   if (sub.broadcast)
     reg_->broadcast_local(payload, id);
   else
     reg_->send_local(sub.key, std::move(payload), id);
-  ++counters_.received;
 }
 
 void nats_transport::impl::on_complete(void* closure) {
