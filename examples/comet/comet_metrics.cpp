@@ -75,6 +75,12 @@ std::string prometheus_text(const services& svc, const libactor::http::server& s
                  s.responses_5xx);
   metric(out, "comet_session_restarts_total", "counter",
          "Sessions restarted by their supervisor after a crash.", s.crashes);
+  metric(out, "comet_session_crash_budget_closes_total", "counter",
+         "Connections closed because their session crashed more than its budget allows.",
+         s.crash_budget_closes);
+  metric(out, "comet_read_pauses_total", "counter",
+         "Times a session stopped reading because its client was not taking its output.",
+         s.read_pauses);
   metric(out, "comet_timeouts_total", "counter", "Connections closed by a timeout.", s.timeouts);
   metric(out, "comet_slow_reader_closed_total", "counter", "Sessions closed for a slow reader.",
          s.slow_closed);

@@ -74,7 +74,7 @@ parse_outcome parse_command_line(int argc, char** argv) {
   std::string level{libactor::log::to_string(o.log_level)};
   app.add_option("--log-level", level, "debug, info, warning, error or none")
     ->check(CLI::IsMember({"debug", "info", "warning", "error", "none"}));
-  app.add_flag("--allow-crash", o.allow_crash, "add POST /crash/<id> (fault injection)");
+  app.add_flag("--allow-crash", o.allow_crash, "add POST /crash/<id> (that user's streams throw) and POST /crash (a poison broadcast: every stream throws); tests and demos only");
   app.add_option("--nats", o.nats, "NATS server URL of the cluster (repeat for several); none: one node");
   app.add_option("--node-name", o.node_name, "this node's name in logs and NATS (default <hostname>:<pid>)");
   app.add_option("--nats-prefix", o.nats_prefix, "first subject token(s), shared by the cluster's nodes");

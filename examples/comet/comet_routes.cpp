@@ -20,6 +20,19 @@ namespace {
 /// The note `POST /crash/<id>` sends to a user's streams.
 constexpr std::string_view crash_note = "crash";
 
+/// The payload `POST /crash` broadcasts with `--allow-crash`: every stream's
+/// handler throws on it (a poison message). It starts with a NUL byte, which
+/// no text message a test or demo sends does.
+const std::string poison_payload{"\0comet-poison", 13};
+
+/// With `--allow-crash`, a handler that throws on the poison payload; the
+/// registry consumed the message before the handler ran, so the restarted
+/// session resumes after it instead of crashing on it again.
+void throw_on_poison(const std::string& payload) {
+  if (payload == poison_payload)
+    throw std::runtime_error("poison message (POST /crash)");
+}
+
 /// The `<id>` path parameter, or nullopt after answering 414.
 std::optional<std::string> user_id(context& ctx) {
   auto id = ctx.req().param("id");
@@ -54,7 +67,9 @@ void crash_on_request(context&, const std::string& note) {
 /// `/stream/<id>`: one chunk per message, `tick <n>` as heartbeat.
 std::shared_ptr<const stream_hooks> line_stream(const options& o) {
   auto h = std::make_shared<stream_hooks>();
-  h->on_message = [](context& ctx, std::uint64_t, const std::string& payload) {
+  h->on_message = [crashable = o.allow_crash](context& ctx, std::uint64_t, const std::string& payload) {
+    if (crashable)
+      throw_on_poison(payload);
     ctx.write_chunk(payload + "\n");
   };
   h->on_tick = [](context& ctx, std::uint64_t n) { ctx.write_chunk(fmt::format("tick {}\n", n)); };
@@ -69,6 +84,15 @@ std::shared_ptr<const stream_hooks> event_stream(const options& o) {
   auto h = std::make_shared<stream_hooks>();
   h->on_info = crash_on_request;
   h->heartbeat = o.heartbeat;
+  if (o.allow_crash) {
+    h->on_message = [](context& ctx, std::uint64_t id, const std::string& payload) {
+      throw_on_poison(payload);
+      libactor::http::sse_event ev;
+      ev.id = id;
+      ev.data = payload;
+      ctx.send_event(ev);
+    };
+  }
   return h;
 }
 
@@ -141,6 +165,9 @@ libactor::http::http_router make_routes(services& svc) {
       for (const auto& who : sessions)
         libactor::http::notify(who, std::string{crash_note});
       ctx.reply(200, count_line(sessions.size()));
+    });
+    r.add("POST", "/crash", [&reg](context& ctx) {
+      ctx.reply(200, count_line(reg.broadcast(poison_payload)));
     });
   }
   return r;

@@ -168,6 +168,24 @@ struct backoff_track {
   time_point started{};
 };
 
+/// Crashes charged to a child's own budget (`child_spec::own_intensity`):
+/// a count in a window that opens at the first crash, 16 bytes instead of
+/// OTP's list of restart times, since there is one per connection.
+struct own_budget {
+  std::uint32_t crashes = 0;
+  time_point window{};
+
+  /// Charges one crash; false once the budget is spent.
+  bool charge(const child_intensity& lim, time_point t) {
+    if (crashes == 0 || window + lim.period < t) {
+      window = t;
+      crashes = 0;
+    }
+    ++crashes;
+    return crashes <= static_cast<std::uint32_t>(std::max(lim.intensity, 0));
+  }
+};
+
 /// A child listed in the spec or added by `start_child(spec)`.
 struct static_child {
   child_spec spec;
@@ -179,6 +197,7 @@ struct static_child {
   /// token is no child's (cancelled or superseded meanwhile) is ignored.
   std::uint64_t pending = 0;
   backoff_track backoff{};
+  own_budget budget{};
 };
 
 /// A child of a simple_one_for_one supervisor: only what differs between
@@ -187,6 +206,7 @@ struct static_child {
 struct dynamic_child {
   pid current;
   std::any args;
+  own_budget budget{};
 };
 
 /// A dynamic child between its end and its restart (rare: kept apart).
@@ -567,7 +587,14 @@ private:
       return;
     }
     auto id = c.spec.id;
-    if (!add_restart()) {
+    if (c.spec.own_intensity) {
+      if (!c.budget.charge(*c.spec.own_intensity, now())) {
+        give_up_child(c.spec, no_args_, from, why);
+        if (c.spec.restart == restart_type::temporary)
+          children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(*idx));
+        return;
+      }
+    } else if (!add_restart()) {
       give_up(id, from, why);
       return;
     }
@@ -592,7 +619,16 @@ private:
         dynamic_backoff_.erase(from.id());
       return;
     }
-    if (!add_restart()) {
+    if (template_.own_intensity) {
+      if (!i->second.budget.charge(*template_.own_intensity, now())) {
+        auto args = std::move(i->second.args);
+        dynamic_.erase(i);
+        if (flags_.backoff)
+          dynamic_backoff_.erase(from.id());
+        give_up_child(template_, args, from, why);
+        return;
+      }
+    } else if (!add_restart()) {
       dynamic_.erase(i);
       give_up(template_.id, from, why);
       return;
@@ -623,6 +659,24 @@ private:
     node.key() = out.child.id();
     node.mapped().current = std::move(out.child);
     dynamic_.insert(std::move(node));
+  }
+
+  /// A child past its own budget: dropped, logged, its owner told; the
+  /// supervisor's intensity is untouched (`child_spec::own_intensity`).
+  void give_up_child(const child_spec& spec, const std::any& args, const pid& from,
+                     const exit_reason& why) {
+    log::warning("child_budget_spent", log::kv("supervisor", me_), log::kv("child", spec.id),
+                 log::kv("pid", from), log::kv("reason", why),
+                 log::kv("intensity", spec.own_intensity->intensity),
+                 log::kv("period_ms", spec.own_intensity->period.count()));
+    if (spec.on_give_up) {
+      try {
+        spec.on_give_up(args);
+      } catch (const std::exception& e) {
+        log::error("child_give_up_hook_failed", log::kv("supervisor", me_),
+                   log::kv("child", spec.id), log::kv("error", e.what()));
+      }
+    }
   }
 
   /// OTP's `add_restart`: true while within intensity.

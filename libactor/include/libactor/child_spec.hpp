@@ -96,6 +96,17 @@ std::string to_string(const shutdown_mode& x);
 /// `std::shared_ptr` inside it.
 using start_function = std::function<pid(process& sup, const std::any& args)>;
 
+/// A restart budget of a child's own (a libactor extension, see `child_spec::own_intensity`).
+struct child_intensity {
+  /// More than `intensity` crashes within `period` and the child is given up.
+  int intensity = 3;
+  std::chrono::milliseconds period{60'000};
+};
+
+/// Called with a child's arguments when its own budget is spent and the
+/// supervisor gives it up (see `child_spec::own_intensity`).
+using give_up_function = std::function<void(const std::any& args)>;
+
 /// One child, as OTP's child-spec map `#{id, start, restart, shutdown, type}`.
 struct child_spec {
   /// Names the child within its supervisor (unique among static children).
@@ -105,6 +116,20 @@ struct child_spec {
   /// Empty means OTP's default: 5000 ms for a worker, `infinity` for a supervisor.
   std::optional<shutdown_mode> shutdown;
   child_type type = child_type::worker;
+
+  /// A libactor extension for children whose crashes come from outside the
+  /// program (one per client connection, say): when set, a crash of this
+  /// child is charged to the child's own budget instead of the supervisor's
+  /// intensity. Within it the child is restarted as `restart` says; past it
+  /// the child is given up (not restarted, logged, `on_give_up` called with
+  /// its arguments) and the supervisor lives on. So no storm of crashes, from
+  /// however many such children, can spend the supervisor's intensity, which
+  /// then guards against systematic failure only: a start function that
+  /// fails is still charged to the supervisor, as in OTP.
+  std::optional<child_intensity> own_intensity{};
+  /// With `own_intensity`: what to do with a given-up child's arguments
+  /// (close its connection and count it, say). Runs in the supervisor.
+  give_up_function on_give_up{};
 
   /// The shutdown actually used, defaults applied.
   shutdown_mode effective_shutdown() const noexcept {

@@ -41,8 +41,10 @@ void context::start_chunked(std::string_view content_type, std::shared_ptr<const
   require_handling(st_, "start_chunked");
   st_.response_started = true;
   detail::queue_write(self_, st_, chunked_head(200, content_type, st_.current));
-  if (st_.current.head) {
-    // HEAD gets the header block only; the stream ends at once.
+  if (st_.current.head || st_.conn->closed()) {
+    // HEAD gets the header block only: no stream opens, and what the handler
+    // writes next is the body HEAD does not send. A head that could not be
+    // written (the peer reset) opens no stream either.
     return;
   }
   st_.stream = uses_chunked(st_.current) ? stream_kind::chunked : stream_kind::raw;
@@ -63,6 +65,10 @@ void context::start_sse(std::shared_ptr<const stream_hooks> hooks) {
 }
 
 void context::write_chunk(std::string_view data) {
+  if (st_.conn->closed())
+    return; // the session is ending; nothing can be written any more
+  if (st_.current.head && st_.now == phase::handling && st_.response_started)
+    return; // the body of a HEAD response is not sent
   if (st_.now != phase::streaming)
     throw std::logic_error("write_chunk: no stream is open");
   if (st_.stream == stream_kind::raw)
@@ -86,6 +92,10 @@ void context::finish() {
 }
 
 bool context::subscribe(registry& reg, const registry_key& key, std::optional<std::uint64_t> last_seen) {
+  if (st_.current.head)
+    return true; // HEAD opens no stream, so it subscribes nothing
+  if (st_.conn->closed())
+    return false;
   st_.reg = &reg;
   st_.key = key;
   if (last_seen)

@@ -1,7 +1,11 @@
 #include "libactor/http/server.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
+
+#include <boost/asio/post.hpp>
 
 #include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
@@ -20,6 +24,7 @@ struct server::impl {
   std::shared_ptr<server_shared> shared;
   sharded_supervisor conns;
   std::unique_ptr<net::listener> listen;
+  pid watcher;
   bool stopped = false;
 
   explicit impl(node& n) : owner(n) {
@@ -37,7 +42,25 @@ std::chrono::steady_clock::duration tick_for(const server_options& opts) {
                                                          std::chrono::seconds{1});
 }
 
-child_spec session_child() {
+/// A session past its crash budget: its connection is closed and counted.
+/// Runs in the shard; the socket belongs to the session's I/O thread, so the
+/// close is posted there (the dead session no longer touches it).
+void give_up_session(const std::any& args) {
+  auto st = std::any_cast<detail::session_ptr>(args);
+  auto& sh = *st->server;
+  sh.crash_budget_closes.fetch_add(1, std::memory_order_relaxed);
+  log::warning("session_crash_budget_spent", log::kv("conn", st->conn->id()));
+  boost::asio::post(st->conn->socket().get_executor(), [st] {
+    detail::disarm_timer(*st);
+    if (st->stream != detail::stream_kind::none) {
+      st->stream = detail::stream_kind::none;
+      st->server->streams.fetch_sub(1, std::memory_order_relaxed);
+    }
+    st->conn->close();
+  });
+}
+
+child_spec session_child(const server_options& opts) {
   child_spec spec;
   spec.id = "session";
   spec.start = [](process& sup, const std::any& args) {
@@ -48,7 +71,36 @@ child_spec session_child() {
   // crashed is restarted on the same connection.
   spec.restart = restart_type::transient;
   spec.shutdown = shutdown_mode{std::chrono::milliseconds{1000}};
+  // A session's crashes come from its client: they are charged to the
+  // connection, never to the shard (DESIGN: "a connection is not a crash loop").
+  spec.own_intensity = opts.session_crash_budget;
+  spec.on_give_up = give_up_session;
   return spec;
+}
+
+/// Watches the top of the connection tree. If it ends while the server is
+/// not stopping (it gave up: its intensity was reached), the tree is gone for
+/// good, and `tree_restart` says what that means for the process.
+caf::behavior tree_watcher(process& self, pid top, std::shared_ptr<server_shared> sh) {
+  self.monitor(top);
+  self.on_down([self, sh](const pid&, const exit_reason& why) mutable {
+    if (sh->stopping.load() || !self.owner().running()) {
+      self.exit();
+      return;
+    }
+    sh->tree_down.store(true);
+    if (sh->opts.tree_restart == restart_type::temporary) {
+      log::error("http_server_tree_down", log::kv("reason", why),
+                 log::kv("action", "the server stops serving; the process lives on"));
+      self.exit();
+      return;
+    }
+    log::error("http_server_tree_down", log::kv("reason", why),
+               log::kv("action", "exiting with status 1 so that a service manager restarts"));
+    std::fflush(stderr);
+    std::_Exit(1);
+  });
+  return {[](libactor::detail::drain_atom) {}};
 }
 
 } // namespace
@@ -67,7 +119,7 @@ server::server(node& owner, server_options opts, http_router routes)
   impl_->shared = sh;
   sharded_supervisor_spec sup;
   sup.name = "conns_supervisor";
-  sup.child = session_child();
+  sup.child = session_child(sh->opts);
   sup.shards = sh->opts.shards;
   sup.shard_intensity = sh->opts.shard_intensity;
   sup.shard_period = sh->opts.shard_period;
@@ -76,6 +128,7 @@ server::server(node& owner, server_options opts, http_router routes)
     throw std::runtime_error("http server: cannot start conns_supervisor: "
                              + started.error().message());
   impl_->conns = started.value();
+  impl_->watcher = spawn(owner, spawn_options{"conns_watcher"}, tree_watcher, impl_->conns.top(), sh);
   auto conns = impl_->conns;
   impl_->listen = std::make_unique<net::listener>(
     owner, sh->opts.listen,
@@ -113,6 +166,9 @@ server_stats server::stats() const {
   out.slow_closed = sh.slow_closed.load();
   out.streams = sh.streams.load();
   out.routed_dropped = sh.routed_dropped.load();
+  out.crash_budget_closes = sh.crash_budget_closes.load();
+  out.read_pauses = sh.read_pauses.load();
+  out.tree_down = sh.tree_down.load();
   out.listener = impl_->listen->stats();
   out.sessions = sh.sessions.load();
   return out;
@@ -123,6 +179,8 @@ net::drain_report server::stop() {
     return {};
   impl_->stopped = true;
   auto& sh = *impl_->shared;
+  sh.stopping.store(true);
+  exit(impl_->watcher, exit_reason::shutdown());
   auto report = impl_->listen->stop(sh.opts.drain_timeout);
   // What is left (sessions between accept and start, cut ones) ends with
   // the supervision tree.

@@ -46,8 +46,10 @@ auto notify(process& self) {
 }
 
 void arm_read(process& self, session_state& st) {
-  if (st.conn->closed() || st.now == phase::closing)
+  if (st.read_armed || st.conn->closed() || st.input_closed
+      || (st.now == phase::closing && !st.lingering))
     return;
+  st.read_armed = true;
   st.conn->socket().async_wait(asio::socket_base::wait_read, notify<readable_atom>(self));
 }
 
@@ -65,13 +67,17 @@ server_shared& shared(session_state& st) {
 /// byte stream cannot be trusted after a framing error).
 void refuse(process& self, session_state& st, unsigned status, std::string_view reason) {
   shared(st).count_status(status);
-  st.parser.reset();
-  st.leftover.clear();
-  st.now = phase::closing;
-  st.close_after_flush = true;
+  st.linger = true;
+  st.now = phase::closing; // before the write: no further request is parsed
   queue_write(self, st, error_response(status, reason));
-  if (st.outbound.empty() && !st.conn->closed())
-    end_session(self, st, exit_reason::normal());
+  close_after_output(self, st);
+}
+
+/// True while the connection holds more unwritten bytes than
+/// `max_pending_output`: the session then reads nothing more from it.
+bool output_backed_up(const session_state& st) {
+  auto limit = st.server->opts.max_pending_output;
+  return limit > 0 && st.outbound.size() > limit;
 }
 
 void dispatch(process& self, session_state& st, request req) {
@@ -117,17 +123,23 @@ void consume(process& self, session_state& st) {
   auto& sh = shared(st);
   using state = request_parser::result::state;
   bool more = true;
-  while (more && !st.leftover.empty() && (st.now == phase::idle || st.now == phase::reading)) {
+  while (more && !st.leftover.empty() && (st.now == phase::idle || st.now == phase::reading)
+         && !output_backed_up(st)) {
     if (!st.parser) {
       st.parser = std::make_unique<request_parser>(sh.opts.limits);
       st.now = phase::reading;
       arm_timer(self, st, sh.opts.header_timeout);
     }
+    bool in_body = st.parser->header_done();
     auto r = st.parser->feed(st.leftover);
     st.leftover.erase(0, r.consumed);
     switch (r.st) {
       case state::need_more:
         more = r.consumed > 0; // nothing used: wait for more bytes
+        // Body bytes came (or the header block just ended): the body's own
+        // timer runs from here, so a slow but steady upload is not cut.
+        if (more && st.parser->header_done() && (in_body || r.consumed > 0))
+          arm_timer(self, st, sh.opts.body_timeout);
         break;
       case state::expect_continue:
         queue_write(self, st, continue_response);
@@ -148,30 +160,71 @@ void consume(process& self, session_state& st) {
     std::string{}.swap(st.leftover); // an idle session keeps no buffer
 }
 
+/// Everything the client will send has been read: what is left in
+/// `leftover` is an incomplete request that can never complete. Close once
+/// the answers to the complete ones are written.
+void finish_if_input_done(process& self, session_state& st) {
+  if (!st.input_closed || st.conn->closed())
+    return;
+  if (st.now == phase::streaming || st.now == phase::handling || st.now == phase::closing)
+    return;
+  if (!st.leftover.empty() && output_backed_up(st))
+    return; // complete requests may still wait there: on_writable resumes
+  st.now = phase::closing;
+  close_after_output(self, st);
+}
+
+/// The client half-closed (`shutdown(SHUT_WR)` after pipelining, as
+/// RFC 9112 9.6 allows): its requests are answered, then the connection
+/// closes. During a stream, it means the client is gone.
+void on_input_closed(process& self, session_state& st) {
+  st.input_closed = true;
+  if (st.now == phase::streaming || st.lingering) {
+    end_session(self, st,
+                st.lingering ? exit_reason::normal() : exit_reason::shutdown("peer_closed"));
+    return;
+  }
+  if (st.now == phase::idle && st.leftover.empty() && st.outbound.empty()) {
+    end_session(self, st, exit_reason::normal());
+    return;
+  }
+  consume(self, st);
+  finish_if_input_done(self, st);
+}
+
 void on_readable(process& self, session_state& st) {
-  if (st.conn->closed())
+  st.read_armed = false;
+  if (st.conn->closed() || st.input_closed)
     return;
   thread_local std::array<char, 64 * 1024> buf;
   auto& sock = st.conn->socket();
   for (;;) {
+    if (output_backed_up(st) && !st.lingering) {
+      // Backpressure: the client is not taking its answers. Read nothing
+      // more (no read is armed) until on_writable has drained the queue.
+      if (!st.paused) {
+        st.paused = true;
+        shared(st).read_pauses.fetch_add(1, std::memory_order_relaxed);
+      }
+      return;
+    }
     boost::system::error_code ec;
     auto n = sock.read_some(asio::buffer(buf), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again)
       break;
-    if (ec || n == 0) {
-      // The peer closed or the socket failed (a drain cut it, say).
-      if (!st.outbound.empty() && !ec) {
-        st.close_after_flush = true;
-        st.now = phase::closing;
-        return;
-      }
-      auto reason = st.now == phase::idle && !ec ? exit_reason::normal()
-                                                 : exit_reason::shutdown("peer_closed");
+    if (ec == asio::error::eof || (!ec && n == 0)) {
+      on_input_closed(self, st);
+      return;
+    }
+    if (ec) {
+      // The socket failed (reset, or a drain cut it).
+      auto reason = st.now == phase::idle || st.lingering ? exit_reason::normal()
+                                                          : exit_reason::shutdown("peer_closed");
       end_session(self, st, std::move(reason));
       return;
     }
     if (st.now == phase::streaming || st.now == phase::closing)
-      continue; // a client does not talk during a stream: discard
+      continue; // a client does not talk during a stream; lingering: discard
     st.leftover.append(buf.data(), n);
     consume(self, st);
     if (st.conn->closed())
@@ -194,11 +247,27 @@ void on_writable(process& self, session_state& st) {
   st.outbound.erase(0, n);
   if (!st.outbound.empty()) {
     arm_write(self, st);
-    return;
+  } else {
+    std::string{}.swap(st.outbound);
+    if (st.close_after_flush) {
+      close_after_output(self, st);
+      return;
+    }
   }
-  std::string{}.swap(st.outbound);
-  if (st.close_after_flush)
-    end_session(self, st, exit_reason::normal());
+  if (output_backed_up(st))
+    return;
+  // Below the limit again: parse what waits, then read again.
+  if (!st.leftover.empty())
+    consume(self, st);
+  if (st.conn->closed())
+    return;
+  if (st.paused) {
+    st.paused = false;
+    on_readable(self, st);
+    if (st.conn->closed())
+      return;
+  }
+  finish_if_input_done(self, st);
 }
 
 void on_timeout(process& self, session_state& st) {
@@ -210,11 +279,18 @@ void on_timeout(process& self, session_state& st) {
       return;
     case phase::reading:
       sh.timeouts.fetch_add(1, std::memory_order_relaxed);
-      refuse(self, st, 408, "request header timeout");
+      if (st.parser && st.parser->header_done())
+        refuse(self, st, 408, "request body timeout");
+      else
+        refuse(self, st, 408, "request header timeout");
       return;
     case phase::handling:
       return;
     case phase::closing:
+      if (st.lingering) { // the linger is over; nothing was owed to the client
+        end_session(self, st, exit_reason::normal());
+        return;
+      }
       // The peer does not read what is left: give up on it.
       sh.timeouts.fetch_add(1, std::memory_order_relaxed);
       end_session(self, st, exit_reason::shutdown("write_timeout"));
@@ -372,19 +448,20 @@ void complete_response(process& self, session_state& st) {
   if (st.stream != stream_kind::none) {
     st.stream = stream_kind::none;
     st.hooks.reset();
-    st.key.reset();
-    st.reg = nullptr;
     st.last_id.reset();
     shared(st).streams.fetch_sub(1, std::memory_order_relaxed);
   }
+  // The next request on this connection may be anyone's: what this one
+  // subscribed to must not reach it.
+  if (st.key) {
+    if (st.reg)
+      st.reg->unregister_process(*st.key, self.self());
+    st.key.reset();
+    st.reg = nullptr;
+  }
   st.response_started = false;
   if (!st.current.keep_alive || st.conn->draining()) {
-    st.now = phase::closing;
-    st.close_after_flush = true;
-    if (st.outbound.empty())
-      end_session(self, st, exit_reason::normal());
-    else
-      arm_timer(self, st, shared(st).opts.idle_timeout);
+    close_after_output(self, st);
     return;
   }
   st.now = phase::idle;
@@ -392,6 +469,32 @@ void complete_response(process& self, session_state& st) {
   // Pipelined requests may already be waiting.
   if (!st.leftover.empty())
     consume(self, st);
+}
+
+void close_after_output(process& self, session_state& st) {
+  if (st.conn->closed())
+    return;
+  auto& sh = shared(st);
+  st.now = phase::closing;
+  st.close_after_flush = true;
+  st.parser.reset(); // nothing more is parsed on this connection
+  std::string{}.swap(st.leftover);
+  if (!st.outbound.empty()) {
+    arm_timer(self, st, sh.opts.closing_timeout);
+    return;
+  }
+  if (st.linger && !st.lingering && !st.input_closed && sh.opts.linger_timeout.count() > 0) {
+    // The answer is out: stop sending, then read and discard until the
+    // client closes or the linger ends (a close with unread input would
+    // reset the connection, and the reset can destroy the answer).
+    st.lingering = true;
+    boost::system::error_code ignored;
+    st.conn->socket().shutdown(asio::socket_base::shutdown_send, ignored);
+    arm_timer(self, st, sh.opts.linger_timeout);
+    arm_read(self, st);
+    return;
+  }
+  end_session(self, st, exit_reason::normal());
 }
 
 void end_session(process& self, session_state& st, exit_reason reason) {
@@ -439,6 +542,7 @@ caf::behavior session_body(process& self, session_ptr st) {
   } else {
     recover(self, *st);
   }
+  st->read_armed = false; // a crashed session's waits were cancelled (recover)
   if (!st->conn->closed()) {
     arm_read(self, *st);
     if (!st->outbound.empty())

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 
+#include "libactor/child_spec.hpp"
 #include "libactor/http/context.hpp"
 #include "libactor/http/limits.hpp"
 #include "libactor/http/router.hpp"
@@ -45,10 +46,30 @@ struct server_options {
   /// The header block must be complete this long after a request's first
   /// byte, else 408 and close (defeats slowloris).
   std::chrono::milliseconds header_timeout{10'000};
+  /// Once the header block is in, body bytes must keep coming: at most this
+  /// long between two reads that bring some (nginx's `client_body_timeout`),
+  /// else 408 and close. A slow but steady upload is not cut.
+  std::chrono::milliseconds body_timeout{60'000};
   /// A keep-alive connection with no request in flight closes after this.
   std::chrono::milliseconds idle_timeout{60'000};
-  /// Bytes a session may hold unwritten before `slow_reader` applies.
+  /// A closing connection (last response, error answer or half-closed
+  /// client) has this long to take its last bytes before it is cut: a peer
+  /// that stopped reading cannot hold a connection in `closing` for ever.
+  std::chrono::milliseconds closing_timeout{10'000};
+  /// After an error answer the server stops sending, then reads and discards
+  /// what the client still sends for up to this long before it closes (a
+  /// lingering close, as nginx's `lingering_timeout`): closing with unread
+  /// bytes would send a reset that can destroy the answer before the client
+  /// reads it. Zero closes at once.
+  std::chrono::milliseconds linger_timeout{2'000};
+  /// Bytes a stream may hold unwritten before `slow_reader` applies.
   std::size_t max_outbound = 1 << 20;
+  /// Backpressure on every response: while a connection holds more than
+  /// this many bytes unwritten, its session reads and parses nothing more
+  /// from it (pipelined requests wait in the client's socket, not in the
+  /// server's memory), and resumes once the client has taken enough. Counted
+  /// in `server_stats::read_pauses`.
+  std::size_t max_pending_output = 64 * 1024;
   slow_reader_policy slow_reader = slow_reader_policy::drop;
   /// Supervisor shards; 0 means the node's I/O threads x 4.
   std::size_t shards = 0;
@@ -56,6 +77,21 @@ struct server_options {
   /// too tight for thousands of sessions per shard).
   int shard_intensity = 100;
   std::chrono::milliseconds shard_period{5'000};
+  /// The per-connection crash budget: a session that crashes more often than
+  /// this is not restarted; its connection is closed and counted in
+  /// `server_stats::crash_budget_closes`. A session's crashes are charged to
+  /// this budget only (`child_spec::own_intensity`), never to its shard's:
+  /// no client, however many connections it opens, can spend a shard's
+  /// intensity, which then guards against systematic failure only.
+  child_intensity session_crash_budget{3, std::chrono::milliseconds{60'000}};
+  /// What the server's supervision tree means to the process, as an OTP
+  /// application's restart type: `permanent` (the default) or `transient`:
+  /// if the tree gives up (its top supervisor reached its intensity), the
+  /// process logs why and exits with status 1, so that a service manager
+  /// restarts it, as an Erlang node whose permanent application stopped.
+  /// `temporary`: it is logged, the server stops listening and
+  /// `server_stats::tree_down` says so; the process lives on.
+  restart_type tree_restart = restart_type::permanent;
   /// How long `stop` waits for sessions to finish before cutting them.
   std::chrono::milliseconds drain_timeout{5'000};
 };
@@ -71,6 +107,9 @@ struct server_stats {
   std::uint64_t slow_closed = 0;    ///< Sessions closed for a slow reader.
   std::uint64_t streams = 0;        ///< Streams open now.
   std::uint64_t routed_dropped = 0; ///< Routed messages that found no stream.
+  std::uint64_t crash_budget_closes = 0; ///< Connections closed: session crash budget spent.
+  std::uint64_t read_pauses = 0;    ///< Times a session stopped reading: output backed up.
+  bool tree_down = false;           ///< The supervision tree gave up (`tree_restart`).
   net::listener_stats listener;
   std::size_t sessions = 0;         ///< Session processes alive.
 };

@@ -28,6 +28,12 @@ struct server_shared {
   std::atomic<std::uint64_t> slow_closed{0};
   std::atomic<std::uint64_t> streams{0};
   std::atomic<std::uint64_t> routed_dropped{0};
+  std::atomic<std::uint64_t> crash_budget_closes{0};
+  std::atomic<std::uint64_t> read_pauses{0};
+  /// Set by `server::stop` before it ends the tree: the tree's end is then
+  /// expected, not a failure.
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> tree_down{false};
   std::atomic<std::size_t> sessions{0};
 
   void count_status(unsigned status) noexcept {

@@ -24,6 +24,10 @@ void stream_write(process& self, session_state& st, std::string_view payload);
 /// Ends the current response: keep-alive goes back to idle, else close.
 void complete_response(process& self, session_state& st);
 
+/// Closes once the queued output is written (with a linger after an error
+/// answer), under `closing_timeout`: every way into `closing` goes here.
+void close_after_output(process& self, session_state& st);
+
 /// Closes the connection and ends the session process with `reason`.
 void end_session(process& self, session_state& st, exit_reason reason);
 

@@ -59,6 +59,18 @@ struct session_state {
   bool close_after_flush = false;
   /// A session has run on this state before: a new one is a restart.
   bool started = false;
+  /// The client half-closed (read returned end of file): answer what it
+  /// pipelined before, then close.
+  bool input_closed = false;
+  /// Reading stopped because output backed up (`max_pending_output`).
+  bool paused = false;
+  /// Close with a linger (after an error answer): stop sending, discard
+  /// what the client still sends, then close.
+  bool linger = false;
+  /// The lingering phase has begun (our side shut down for writing).
+  bool lingering = false;
+  /// A readability wait is pending: one is enough.
+  bool read_armed = false;
   /// This state's own control block, for the timer's aliasing pointer.
   std::weak_ptr<session_state> self_ref;
 
