@@ -1486,3 +1486,74 @@ TEST_CASE("seeded random crash sequences: the supervisor decides as the OTP mode
     }
   }
 }
+
+TEST_CASE("a dynamic child with its own intensity is restarted within it and given up past it, "
+          "without spending the supervisor's intensity",
+          "[supervisor][own_intensity]") {
+  children fx;
+  node n{test::small_node()};
+  auto spec = dynamic_spec(&fx, restart_type::transient);
+  spec.own_intensity = child_intensity{2, 60s};
+  std::atomic<int> given_up{0};
+  std::string given_up_arg;
+  std::mutex mtx;
+  spec.on_give_up = [&](const std::any& args) {
+    std::lock_guard<std::mutex> guard{mtx};
+    given_up_arg = *std::any_cast<std::shared_ptr<const std::string>>(args);
+    ++given_up;
+  };
+  // Intensity 0: a single restart charged to the supervisor would end it.
+  auto sup = started(n, spec_of(restart_strategy::simple_one_for_one, {spec}, 0, 60s));
+  for (auto id : {"a", "b", "c"})
+    REQUIRE(supervisor::start_child(n, sup, arg(id)).ok());
+  // Two crashes each for a, b and c: six restarts, all within each child's own budget.
+  for (int round = 1; round <= 2; ++round) {
+    for (auto id : {"a", "b", "c"}) {
+      send(fx.pid_of(id), crash_atom::value);
+      REQUIRE(wait_starts(fx, id, round + 1));
+    }
+  }
+  CHECK(alive(sup));
+  CHECK(given_up == 0);
+  // The third crash of `b` spends b's budget: b is dropped, its arguments
+  // handed to on_give_up; a and c and the supervisor live on.
+  auto last_b = fx.pid_of("b");
+  send(last_b, crash_atom::value);
+  REQUIRE(eventually([&] { return given_up == 1; }));
+  {
+    std::lock_guard<std::mutex> guard{mtx};
+    CHECK(given_up_arg == "b");
+  }
+  CHECK(alive(sup));
+  CHECK(fx.starts_of("b") == 3);
+  auto counts = supervisor::count_children(n, sup);
+  REQUIRE(counts.ok());
+  CHECK(counts.value().active == 2);
+  // A normal exit of a transient child is not a crash and charges nothing.
+  send(fx.pid_of("a"), stop_atom::value, static_cast<int>(ending::normal));
+  REQUIRE(eventually([&] {
+    auto c = supervisor::count_children(n, sup);
+    return c.ok() && c.value().active == 1;
+  }));
+  CHECK(given_up == 1);
+  CHECK(alive(sup));
+}
+
+TEST_CASE("a static child with its own intensity is given up past it and the supervisor lives on",
+          "[supervisor][own_intensity]") {
+  children fx;
+  node n{test::small_node()};
+  auto spec = worker_spec(&fx, "w");
+  spec.own_intensity = child_intensity{1, 60s};
+  std::atomic<int> given_up{0};
+  spec.on_give_up = [&](const std::any&) { ++given_up; };
+  auto sup = started(n, spec_of(restart_strategy::one_for_one, {spec, worker_spec(&fx, "other")}, 0));
+  send(fx.pid_of("w"), crash_atom::value);
+  REQUIRE(wait_starts(fx, "w", 2));
+  send(fx.pid_of("w"), crash_atom::value);
+  REQUIRE(eventually([&] { return given_up == 1; }));
+  CHECK(alive(sup));
+  CHECK(fx.starts_of("w") == 2);
+  CHECK(statuses(n, sup)["w"] != child_info::state::running);
+  CHECK(statuses(n, sup)["other"] == child_info::state::running);
+}

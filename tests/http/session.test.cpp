@@ -2,12 +2,15 @@
 // pipelining, limits, timeouts, crash isolation, streams.
 #include "libactor/http/server.hpp"
 
+#include "libactor/process.hpp"
+
 #include <future>
 
 #include <catch2/catch.hpp>
 
 #include "support/event_log.hpp"
 #include "support/http_fixture.hpp"
+#include "support/child_process.hpp"
 #include "support/test_client.hpp"
 
 using namespace libactor;
@@ -370,4 +373,186 @@ TEST_CASE("stop lets a request that is arriving finish, then closes", "[http][se
   auto report = stopping.get();
   CHECK(report.drained >= 1); // and the probes that got in before the port closed
   CHECK(report.cut == 0);
+}
+
+// -- crash isolation and hostile clients (the invariants) ---------------------------
+
+TEST_CASE("HEAD on a stream route sends the head only: no stream opens and nothing is subscribed",
+          "[http][session][head]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  for (auto path : {"/stream/alice", "/events/alice", "/beat/alice"}) {
+    c.send("HEAD " + std::string{path} + " HTTP/1.1\r\nHost: t\r\n\r\n");
+    auto r = c.read_reply(10s, true);
+    REQUIRE(r);
+    CHECK(r->status == 200);
+  }
+  CHECK(f.reg.lookup("alice").empty());
+  CHECK(f.srv.stats().streams == 0);
+  CHECK(f.srv.stats().crashes == 0);
+  // The connection is still in step: the next answer follows the heads.
+  c.send(get("/hello"));
+  auto r = c.read_reply();
+  REQUIRE(r);
+  CHECK(r->body == "hello\n");
+}
+
+TEST_CASE("a stream that ends on a keep-alive connection unsubscribes, so the next stream there "
+          "gets only its own user's messages",
+          "[http][session][stream]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  c.send(get("/brief/alice"));
+  REQUIRE(c.read_until("\r\n\r\n"));
+  REQUIRE(c.read_chunk() == std::optional<std::string>{"welcome alice\n"});
+  REQUIRE(c.read_chunk() == std::optional<std::string>{""});
+  c.send(get("/stream/bob"));
+  REQUIRE(c.read_until("\r\n\r\n"));
+  REQUIRE(c.read_chunk() == std::optional<std::string>{"welcome bob\n"});
+  CHECK(f.reg.lookup("alice").empty());
+  CHECK(f.reg.send("alice", "for alice") == 0);
+  CHECK(f.reg.send("bob", "for bob") == 1);
+  CHECK(c.read_chunk() == std::optional<std::string>{"for bob\n"});
+  CHECK(f.srv.stats().streams == 1);
+}
+
+TEST_CASE("a connection whose session crashes past its budget is closed and counted; the shards "
+          "spend nothing",
+          "[http][session][crash]") {
+  auto opts = test::quick_server();
+  opts.session_crash_budget = child_intensity{2, 60s};
+  opts.shard_intensity = 0; // one restart charged to a shard would end it
+  test::http_fixture f{opts};
+  test_client c{f.srv.port()};
+  for (int i = 0; i < 2; ++i) {
+    c.send(get("/crash"));
+    auto r = c.read_reply();
+    REQUIRE(r);
+    CHECK(r->status == 500);
+  }
+  c.send(get("/crash"));
+  CHECK(c.wait_closed());
+  CHECK(test::eventually([&] { return f.srv.stats().crash_budget_closes == 1; }));
+  // The same request from new connections costs them, not the server.
+  for (int i = 0; i < 5; ++i) {
+    test_client other{f.srv.port()};
+    other.send(get("/crash") + get("/hello"));
+    auto r = other.read_reply();
+    REQUIRE(r);
+    CHECK(r->status == 500);
+    auto next = other.read_reply();
+    REQUIRE(next);
+    CHECK(next->body == "hello\n");
+  }
+  CHECK_FALSE(f.srv.stats().tree_down);
+  CHECK(f.srv.stats().crash_budget_closes == 1);
+}
+
+TEST_CASE("a client that pipelines without reading makes its session stop reading, then gets "
+          "every answer in order",
+          "[http][session][backpressure]") {
+  test::http_fixture f; // max_pending_output at its default, 64 KiB
+  test_client c{f.srv.port()};
+  // 40 MiB of answers: far more than the kernel's socket buffers hold.
+  std::string batch;
+  for (int i = 0; i < 40; ++i)
+    batch += get("/big") + post("/echo", std::to_string(i));
+  c.send(batch);
+  CHECK(test::eventually([&] { return f.srv.stats().read_pauses >= 1; }));
+  for (int i = 0; i < 40; ++i) {
+    auto big = c.read_reply();
+    REQUIRE(big);
+    CHECK(big->body.size() == 1u << 20);
+    auto r = c.read_reply();
+    REQUIRE(r);
+    CHECK(r->body == std::to_string(i));
+  }
+}
+
+TEST_CASE("a closing connection whose client does not read is cut after closing_timeout",
+          "[http][session][timeout]") {
+  auto opts = test::quick_server();
+  opts.max_pending_output = 0; // no backpressure: the error answer is queued behind /big
+  opts.idle_timeout = 60s;
+  opts.closing_timeout = 300ms;
+  test::http_fixture f{opts};
+  test_client c{f.srv.port()};
+  int small = 4096;
+  ::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  // The 400 for the last request waits behind 8 MiB the client never reads.
+  std::string batch;
+  for (int i = 0; i < 8; ++i)
+    batch += get("/big");
+  c.send(batch + "GET /bad\x01path HTTP/1.1\r\n\r\n");
+  CHECK(test::eventually([&] { return f.srv.stats().responses_4xx == 1; }));
+  CHECK(test::eventually([&] { return f.srv.stats().sessions == 0; }));
+  CHECK(f.srv.stats().timeouts == 1);
+}
+
+TEST_CASE("a slow but steady request body is not cut by the header timeout", "[http][session][timeout]") {
+  auto opts = test::quick_server();
+  opts.header_timeout = 200ms;
+  opts.body_timeout = 5s;
+  test::http_fixture f{opts};
+  test_client c{f.srv.port()};
+  c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n\r\n");
+  for (char ch : std::string{"slowbody"}) {
+    std::this_thread::sleep_for(60ms); // an upload slower than the header timeout in total
+    c.send(std::string(1, ch));
+  }
+  auto r = c.read_reply();
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body == "slowbody");
+}
+
+TEST_CASE("a body that stops arriving gets 408 after body_timeout", "[http][session][timeout]") {
+  auto opts = test::quick_server();
+  opts.header_timeout = 5s;
+  opts.body_timeout = 200ms;
+  test::http_fixture f{opts};
+  test_client c{f.srv.port()};
+  c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n\r\nabc");
+  auto r = c.read_reply();
+  REQUIRE(r);
+  CHECK(r->status == 408);
+  CHECK(r->body.find("body") != std::string::npos);
+  CHECK(c.wait_closed());
+}
+
+TEST_CASE("an error answer is followed by a lingering close, so the client reads it even while "
+          "it is still sending",
+          "[http][session][linger]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  // A header block over the limit, and more bytes after it that the server
+  // never reads as a request: a plain close would reset the connection.
+  c.send("GET /hello HTTP/1.1\r\nHost: t\r\nX: " + std::string(20000, 'b') + "\r\n\r\n");
+  c.send(std::string(200000, 'c'));
+  auto r = c.read_reply();
+  REQUIRE(r);
+  CHECK(r->status == 431);
+  CHECK(c.wait_closed());
+}
+
+#ifdef LIBACTOR_TREE_EXIT_SERVER
+TEST_CASE("when the connection tree gives up, a permanent server logs why and exits with status 1",
+          "[http][session][tree]") {
+  test::child_process proc{{LIBACTOR_TREE_EXIT_SERVER}, true};
+  REQUIRE(proc.read_line_with("killing"));
+  auto line = proc.read_line_with("http_server_tree_down");
+  REQUIRE(line);
+  CHECK(proc.wait_exit() == std::optional<int>{1});
+}
+#endif
+
+TEST_CASE("when the connection tree of a temporary server gives up, the process lives on and "
+          "stats say so",
+          "[http][session][tree]") {
+  auto opts = test::quick_server();
+  opts.tree_restart = restart_type::temporary;
+  test::http_fixture f{opts};
+  auto top = f.srv.connections().top();
+  libactor::exit(top, exit_reason::kill());
+  CHECK(test::eventually([&] { return f.srv.stats().tree_down; }));
 }

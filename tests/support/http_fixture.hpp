@@ -33,7 +33,8 @@ inline registry_config replaying_registry() {
 /// Routes: GET /hello, POST /echo, GET /crash (throws), GET /stream/:id
 /// (chunked, "welcome <id>\n", each routed message "<msg>\n"; a message
 /// "crash" makes the session throw), GET /events/:id (SSE), GET /beat/:id
-/// (SSE with a 20 ms heartbeat and an `on_info` hook).
+/// (SSE with a 20 ms heartbeat and an `on_info` hook), GET /brief/:id (a
+/// stream that ends at once), GET /big (1 MiB).
 inline http::http_router fixture_routes(registry& reg) {
   http::http_router r;
   r.add("GET", "/hello", [](http::context& ctx) { ctx.reply(200, "hello\n"); });
@@ -66,6 +67,16 @@ inline http::http_router fixture_routes(registry& reg) {
     ctx.start_sse(beating);
     ctx.subscribe(reg, registry_key{std::string{*ctx.req().param("id")}});
   });
+  // A stream that ends at once on a keep-alive connection (welcome, last chunk).
+  r.add("GET", "/brief/:id", [&reg, lines](http::context& ctx) {
+    auto id = std::string{*ctx.req().param("id")};
+    ctx.start_chunked("text/plain", lines);
+    ctx.subscribe(reg, registry_key{id});
+    ctx.write_chunk("welcome " + id + "\n");
+    ctx.finish();
+  });
+  // A large answer (1 MiB), to fill a client's receive window.
+  r.add("GET", "/big", [](http::context& ctx) { ctx.reply(200, std::string(1 << 20, 'x')); });
   r.add("GET", "/events/:id", [&reg](http::context& ctx) {
     auto id = std::string{*ctx.req().param("id")};
     std::optional<std::uint64_t> last;

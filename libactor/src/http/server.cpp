@@ -154,6 +154,10 @@ std::uint16_t server::port() const noexcept {
   return impl_->listen->port();
 }
 
+const sharded_supervisor& server::connections() const noexcept {
+  return impl_->conns;
+}
+
 server_stats server::stats() const {
   auto& sh = *impl_->shared;
   server_stats out;

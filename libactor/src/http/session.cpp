@@ -80,6 +80,15 @@ bool output_backed_up(const session_state& st) {
   return limit > 0 && st.outbound.size() > limit;
 }
 
+/// Backpressure begins: nothing more is read or parsed until on_writable
+/// has drained the output below the limit. Counted once per pause.
+void pause_input(session_state& st) {
+  if (st.paused)
+    return;
+  st.paused = true;
+  shared(st).read_pauses.fetch_add(1, std::memory_order_relaxed);
+}
+
 void dispatch(process& self, session_state& st, request req) {
   auto& sh = shared(st);
   sh.requests.fetch_add(1, std::memory_order_relaxed);
@@ -158,6 +167,8 @@ void consume(process& self, session_state& st) {
   }
   if (st.leftover.empty())
     std::string{}.swap(st.leftover); // an idle session keeps no buffer
+  else if (output_backed_up(st) && (st.now == phase::idle || st.now == phase::reading))
+    pause_input(st); // pipelined requests wait for the client to read
 }
 
 /// Everything the client will send has been read: what is left in
@@ -193,7 +204,6 @@ void on_input_closed(process& self, session_state& st) {
 }
 
 void on_readable(process& self, session_state& st) {
-  st.read_armed = false;
   if (st.conn->closed() || st.input_closed)
     return;
   thread_local std::array<char, 64 * 1024> buf;
@@ -202,10 +212,7 @@ void on_readable(process& self, session_state& st) {
     if (output_backed_up(st) && !st.lingering) {
       // Backpressure: the client is not taking its answers. Read nothing
       // more (no read is armed) until on_writable has drained the queue.
-      if (!st.paused) {
-        st.paused = true;
-        shared(st).read_pauses.fetch_add(1, std::memory_order_relaxed);
-      }
+      pause_input(st);
       return;
     }
     boost::system::error_code ec;
@@ -551,7 +558,10 @@ caf::behavior session_body(process& self, session_ptr st) {
       consume(self, *st);
   }
   return {
-    [self, st](readable_atom) mutable { on_readable(self, *st); },
+    [self, st](readable_atom) mutable {
+      st->read_armed = false; // the wait that sent this is spent
+      on_readable(self, *st);
+    },
     [self, st](writable_atom) mutable { on_writable(self, *st); },
     [self, st](timeout_atom) mutable { on_timeout(self, *st); },
     [self, st](drain_atom) mutable { on_drain(self, *st); },

@@ -22,6 +22,7 @@
 #include "libactor/http/limits.hpp"
 #include "libactor/http/router.hpp"
 #include "libactor/net/listener.hpp"
+#include "libactor/sharded_supervisor.hpp"
 
 namespace libactor {
 class node;
@@ -125,6 +126,10 @@ public:
 
   std::uint16_t port() const noexcept;
   server_stats stats() const;
+
+  /// The sessions' supervision tree (`conns_supervisor`), as Ranch exposes
+  /// its connection supervisors: to inspect it, or to place it under watch.
+  const sharded_supervisor& connections() const noexcept;
 
   /// Graceful stop: no new connections, current requests finish, idle
   /// connections close, the rest are cut after `drain_timeout`.
