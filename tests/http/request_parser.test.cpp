@@ -131,6 +131,30 @@ TEST_CASE("an endless chunk extension is refused before it fills memory",
   CHECK(out.max_leftover <= lim.max_chunk_header + 16);
 }
 
+TEST_CASE("max_chunk_header bounds chunk lines and the trailer section however they arrive",
+          "[http][parser][chunked][limits]") {
+  limits lim;
+  lim.max_chunk_header = 32;
+  const std::string head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+  // A chunk-size line of `len` bytes, CRLF included.
+  auto line = [](std::size_t len) { return "1;x=" + std::string(len - 6, 'a') + "\r\n"; };
+  // A trailer field line of `len` bytes, CRLF included.
+  auto trailer = [](std::size_t len) { return "T: " + std::string(len - 5, 't') + "\r\n"; };
+  for (std::size_t step : {0u, 1u, 7u}) {
+    INFO("step " << step);
+    // The first chunk's line alone.
+    CHECK(feed_in_steps(head + line(32) + "x\r\n0\r\n\r\n", step, lim).error_status == 0);
+    CHECK(feed_in_steps(head + line(33) + "x\r\n0\r\n\r\n", step, lim).error_status == 400);
+    // A later line, with the CRLF that ends the chunk before it.
+    const std::string first = head + "1\r\nx\r\n";
+    CHECK(feed_in_steps(first + line(30) + "x\r\n0\r\n\r\n", step, lim).error_status == 0);
+    CHECK(feed_in_steps(first + line(31) + "x\r\n0\r\n\r\n", step, lim).error_status == 400);
+    // "\r\n0\r\n", the trailer section and its blank line.
+    CHECK(feed_in_steps(first + "0\r\n" + trailer(25) + "\r\n", step, lim).error_status == 0);
+    CHECK(feed_in_steps(first + "0\r\n" + trailer(26) + "\r\n", step, lim).error_status == 400);
+  }
+}
+
 TEST_CASE("a chunked body beyond max_body is a 413", "[http][parser][chunked][limits]") {
   limits lim;
   lim.max_body = 8;

@@ -71,17 +71,46 @@ struct request_body {
   };
 };
 
+/// tchar, RFC 9110 5.6.2: what a method and a field name are made of.
+bool is_tchar(unsigned char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+    return true;
+  return c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool is_hex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
 /// Beast's request parser, except that the fields of a chunked body's trailer
-/// section are not inserted into the message. RFC 9110 6.5.1: a recipient
-/// must not merge a trailer field into the header section unless that
-/// field's definition says how, and a handler reading `Host` or
-/// `Connection` must never see a value that arrived after the body. Beast
-/// still parses them (and refuses a Content-Length or Transfer-Encoding
-/// there); `request_parser` counts their bytes against the header limits.
+/// section are not inserted into the message, and that chunk-size lines and
+/// the trailer section are measured against `max_chunk_header` as Beast
+/// parses them.
+///
+/// Trailers: RFC 9110 6.5.1, a recipient must not merge a trailer field into
+/// the header section unless that field's definition says how, and a handler
+/// reading `Host` or `Connection` must never see a value that arrived after
+/// the body. Beast still parses them (and refuses a Content-Length or
+/// Transfer-Encoding there); `request_parser` counts their bytes against the
+/// header limits.
+///
+/// Measuring: between reads `request_parser` bounds the bytes Beast leaves
+/// unconsumed, but a line that arrives whole in one read is never left over;
+/// measured here too, the limit holds however the body is split.
 class beast_parser : public bhttp::parser<true, request_body> {
 public:
-  /// Where the trailer section (after the last-chunk line) starts in the
-  /// buffer given to the `put` that completed a chunked body; null before.
+  explicit beast_parser(std::size_t max_chunk_header) : max_chunk_header_(max_chunk_header) {}
+
+  /// Tells where the buffer given to the next `put` starts.
+  void next_buffer(const char* begin) noexcept { buffer_begin_ = begin; }
+  /// Whether a chunk-size line was longer than `max_chunk_header`.
+  bool chunk_line_too_long() const noexcept { return chunk_line_too_long_; }
+  /// Where the last chunk (with the CRLF ending the chunk before it) and the
+  /// trailer section after its line start, in the buffer of the `put` that
+  /// completed a chunked body; null before.
+  const char* last_chunk_begin() const noexcept { return last_chunk_begin_; }
   const char* trailer_begin() const noexcept { return trailer_begin_; }
 
 private:
@@ -95,27 +124,33 @@ private:
   void on_chunk_header_impl(std::uint64_t size, beast::string_view extensions,
                             beast::error_code& ec) override {
     ec = {};
-    // Beast calls this for the last chunk only once the whole trailer section
-    // is in the buffer; `extensions` points into it and ends at the line's CRLF.
-    if (size == 0)
-      trailer_begin_ = extensions.data() + extensions.size() + 2;
+    // `extensions` points into the buffer and ends at the line's CRLF; the
+    // chunk size's hex digits come right before it, and before them (but for
+    // the first chunk, which starts the buffer) the CRLF ending the previous
+    // chunk's data: Beast keeps all of it unconsumed until the line is whole.
+    const char* line_end = extensions.data() + extensions.size() + 2;
+    const char* begin = extensions.data();
+    while (begin > buffer_begin_ && is_hex(begin[-1]))
+      --begin;
+    if (begin - buffer_begin_ >= 2)
+      begin -= 2;
+    if (size == 0) {
+      // Beast calls this for the last chunk only once the whole trailer
+      // section is in the buffer; `request_parser` measures it all then.
+      last_chunk_begin_ = begin;
+      trailer_begin_ = line_end;
+    } else if (static_cast<std::size_t>(line_end - begin) > max_chunk_header_) {
+      chunk_line_too_long_ = true;
+      ec = bhttp::error::bad_chunk;
+    }
   }
 
+  std::size_t max_chunk_header_;
+  const char* buffer_begin_ = nullptr;
+  bool chunk_line_too_long_ = false;
+  const char* last_chunk_begin_ = nullptr;
   const char* trailer_begin_ = nullptr;
 };
-
-/// tchar, RFC 9110 5.6.2: what a method and a field name are made of.
-bool is_tchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-    return true;
-  return c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
-}
-
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-bool is_hex(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
 
 /// A status and a client-safe reason, for what the scanner refuses.
 struct refusal {
@@ -434,8 +469,9 @@ std::vector<std::string_view> transfer_codings(const Fields& fields) {
 
 struct request_parser::impl {
   explicit impl(const limits& l)
-      : lim(l), scanner(block_scanner::at::method, l.max_header_bytes, l.max_headers,
-                        l.max_request_line) {
+      : lim(l), parser(l.max_chunk_header),
+        scanner(block_scanner::at::method, l.max_header_bytes, l.max_headers,
+                l.max_request_line) {
     parser.body_limit(lim.max_body);
     // Stop after the header block, so the header checks (Host, framing,
     // 501, 100-continue) run before any body byte is taken.
@@ -603,16 +639,27 @@ struct request_parser::impl {
       if (wants_continue())
         return result{state::expect_continue, used, 100, {}};
     }
-    if (!parser.is_done() && used < bytes.size()) {
+    // Beast 1.81 asserts (debug builds; boostorg/beast#2861) when a chunked
+    // body's first chunk is its last and it gets that chunk as 3 bytes, then
+    // 4. No chunked body ends in fewer than 5 bytes left ("0\r\n\r\n"), so
+    // waiting for 5 delays nothing.
+    const bool too_short = parser.chunked() && bytes.size() - used < 5;
+    if (!parser.is_done() && used < bytes.size() && !too_short) {
       const auto rest = bytes.substr(used);
       beast::error_code ec;
+      parser.next_buffer(rest.data());
       const auto k = parser.put(boost::asio::buffer(rest.data(), rest.size()), ec);
       used += k;
+      if (parser.chunk_line_too_long())
+        return fail(used, 400, "chunk header or trailer section too long");
       if (ec && ec != bhttp::error::need_more)
         return fail(used, ec);
       if (parser.is_done() && parser.trailer_begin()) {
         // This put parsed the last chunk and the trailer section, which
         // ends where the request does.
+        const char* end = rest.data() + k;
+        if (static_cast<std::size_t>(end - parser.last_chunk_begin()) > lim.max_chunk_header)
+          return fail(used, 400, "chunk header or trailer section too long");
         const auto begin = static_cast<std::size_t>(parser.trailer_begin() - rest.data());
         if (auto bad = check_trailers(rest.substr(begin, k - begin), used))
           return *bad;
@@ -622,8 +669,10 @@ struct request_parser::impl {
       return finish(result{state::complete, used, 0, {}});
     // Beast takes content-length bodies as they come; what it leaves is a
     // partial chunk-size line or trailer section, which it re-scans whole
-    // next time, so this is where the leftover must be bounded.
-    if (bytes.size() - used > lim.max_chunk_header)
+    // next time, so this is where the leftover must be bounded (when the
+    // line or section is whole, beast_parser measures it against the same
+    // limit, so a read's size does not decide).
+    if (!too_short && bytes.size() - used > lim.max_chunk_header)
       return fail(used, 400, "chunk header or trailer section too long");
     return result{state::need_more, used, 0, {}};
   }

@@ -41,12 +41,13 @@ struct limits {
   std::uint64_t max_body = 8 * 1024 * 1024;
 
   /// Longest chunk-size line (with its extensions) of a chunked body, and the
-  /// longest last chunk plus trailer section. Beast waits for a whole line
+  /// longest last chunk plus trailer section, each counted with its CRLFs and
+  /// the CRLF ending the previous chunk's data. Beast waits for a whole line
   /// (or a whole trailer section) before it consumes any of it, so without
   /// this bound a peer could make a session buffer an endless chunk
-  /// extension; exceeding it yields 400. A trailer section is counted
-  /// against `max_header_bytes` and `max_headers` only once it is whole, so
-  /// until then this is its bound.
+  /// extension; exceeding it yields 400, however the bytes are split into
+  /// reads. A trailer section is counted against `max_header_bytes` and
+  /// `max_headers` only once it is whole, so until then this is its bound.
   std::size_t max_chunk_header = 4096;
 };
 
