@@ -7,7 +7,9 @@
 //  - an error always carries a 4xx/5xx status and a reason;
 //  - the bytes kept between reads stay within the limits (bounded memory);
 //  - expect_continue comes at most once per request, after the header block;
-//  - a completed request respects max_body, is HTTP/1.0 or 1.1, and the
+//  - a completed request respects max_body and max_headers, is HTTP/1.0 or
+//    1.1, has at most one Host (exactly one in 1.1), no CR/LF/NUL in a field
+//    value, no Transfer-Encoding in 1.0; and the
 //    split points change nothing: the same requests come out, in the same
 //    order, and the input fails (or not) in the same place as when fed whole;
 //  - every response we serialise parses back with Beast's response parser.
@@ -111,6 +113,16 @@ void exercise(http::request& req, const http::limits& lim) {
   FUZZ_CHECK(!req.method().empty());
   FUZZ_CHECK(req.body().size() <= lim.max_body);
   FUZZ_CHECK(!req.path().empty());
+  // What the parser refuses never reaches a handler: too many fields
+  // (trailers are not headers), two Hosts, chunked framing on HTTP/1.0.
+  FUZZ_CHECK(req.headers().size() <= lim.max_headers);
+  std::size_t hosts = 0;
+  for (const auto& [name, value] : req.headers()) {
+    hosts += http::iequals(name, "host");
+    FUZZ_CHECK(req.version() == 11 || !http::iequals(name, "transfer-encoding"));
+    FUZZ_CHECK(value.find_first_of(std::string_view{"\r\n\0", 3}) == std::string::npos);
+  }
+  FUZZ_CHECK(hosts <= 1 && (req.version() == 10 || hosts == 1));
 
   auto m = routes().match(req.method(), req.path());
   FUZZ_CHECK(m.status == 200 || m.status == 400 || m.status == 404 || m.status == 405);

@@ -20,6 +20,7 @@ struct feed_outcome {
   int continues = 0;              ///< expect_continue answers seen
   std::string leftover;           ///< bytes kept for a request still incomplete
   std::size_t max_leftover = 0;   ///< most bytes ever kept between reads
+  std::size_t delivered = 0;      ///< input bytes read when the parser refused (or all)
 };
 
 /// Delivers `input` in reads of `step` bytes (0: all at once).
@@ -52,6 +53,7 @@ inline feed_outcome feed_in_steps(std::string_view input, std::size_t step,
         out.error_status = r.status;
         out.error_reason = r.reason;
         out.leftover = pending;
+        out.delivered = std::min(pos, input.size());
         return out;
       }
       out.requests.push_back(parser->take());
@@ -60,6 +62,7 @@ inline feed_outcome feed_in_steps(std::string_view input, std::size_t step,
     out.max_leftover = std::max(out.max_leftover, pending.size());
   }
   out.leftover = pending;
+  out.delivered = input.size();
   return out;
 }
 

@@ -131,6 +131,30 @@ TEST_CASE("an endless chunk extension is refused before it fills memory",
   CHECK(out.max_leftover <= lim.max_chunk_header + 16);
 }
 
+TEST_CASE("max_chunk_header bounds chunk lines and the trailer section however they arrive",
+          "[http][parser][chunked][limits]") {
+  limits lim;
+  lim.max_chunk_header = 32;
+  const std::string head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+  // A chunk-size line of `len` bytes, CRLF included.
+  auto line = [](std::size_t len) { return "1;x=" + std::string(len - 6, 'a') + "\r\n"; };
+  // A trailer field line of `len` bytes, CRLF included.
+  auto trailer = [](std::size_t len) { return "T: " + std::string(len - 5, 't') + "\r\n"; };
+  for (std::size_t step : {0u, 1u, 7u}) {
+    INFO("step " << step);
+    // The first chunk's line alone.
+    CHECK(feed_in_steps(head + line(32) + "x\r\n0\r\n\r\n", step, lim).error_status == 0);
+    CHECK(feed_in_steps(head + line(33) + "x\r\n0\r\n\r\n", step, lim).error_status == 400);
+    // A later line, with the CRLF that ends the chunk before it.
+    const std::string first = head + "1\r\nx\r\n";
+    CHECK(feed_in_steps(first + line(30) + "x\r\n0\r\n\r\n", step, lim).error_status == 0);
+    CHECK(feed_in_steps(first + line(31) + "x\r\n0\r\n\r\n", step, lim).error_status == 400);
+    // "\r\n0\r\n", the trailer section and its blank line.
+    CHECK(feed_in_steps(first + "0\r\n" + trailer(25) + "\r\n", step, lim).error_status == 0);
+    CHECK(feed_in_steps(first + "0\r\n" + trailer(26) + "\r\n", step, lim).error_status == 400);
+  }
+}
+
 TEST_CASE("a chunked body beyond max_body is a 413", "[http][parser][chunked][limits]") {
   limits lim;
   lim.max_body = 8;
@@ -337,4 +361,262 @@ TEST_CASE("a large body arriving in many reads is assembled intact", "[http][par
   REQUIRE(out.error_status == 0);
   REQUIRE(out.requests.size() == 1);
   CHECK(out.requests[0].body() == body);
+}
+
+// -- hostile and malformed input: the status RFC 9110/9112 asks for --
+
+namespace {
+
+/// The status a request with these field lines gets ("" + CRLF ends the block).
+unsigned status_of(const std::string& line, const std::string& fields, const limits& lim = {}) {
+  return feed_all(line + "\r\n" + fields + "\r\n", lim).error_status;
+}
+
+} // namespace
+
+TEST_CASE("Host must be a single field holding uri-host[:port]", "[http][parser][hostile]") {
+  const std::string get = "GET / HTTP/1.1";
+  SECTION("refused with 400 (RFC 9110 7.2)") {
+    CHECK(status_of(get, "Host: a\r\nHost: a\r\n") == 400);
+    CHECK(status_of(get, "Host: a\r\nX: 1\r\nHost: b\r\n") == 400);
+    CHECK(status_of("GET / HTTP/1.0", "Host: a\r\nHost: b\r\n") == 400);
+    CHECK(status_of(get, "Host: user@example.com\r\n") == 400);
+    CHECK(status_of(get, "Host: user:pw@example.com:80\r\n") == 400);
+    CHECK(status_of(get, "Host: example.com/x\r\n") == 400);
+    CHECK(status_of(get, "Host: a, b\r\n") == 400);
+    CHECK(status_of(get, "Host: a,b\r\n") == 400);
+    CHECK(status_of(get, "Host: a b\r\n") == 400);
+    CHECK(status_of(get, "Host: :80\r\n") == 400);
+    CHECK(status_of(get, "Host: example.com:8o\r\n") == 400);
+    CHECK(status_of(get, "Host: [::1\r\n") == 400);
+    CHECK(status_of(get, "Host: [::1]x\r\n") == 400);
+    CHECK(status_of(get, "Host: [zz::1]\r\n") == 400);
+    CHECK(status_of(get, "Host: ::1\r\n") == 400);
+    CHECK(status_of(get, "Host: a%zz\r\n") == 400);
+    CHECK(status_of(get, "") == 400); // HTTP/1.1 without Host
+  }
+  SECTION("accepted") {
+    for (const char* host : {"example.com", "example.com:8080", "[::1]:80", "[::1]", "127.0.0.1",
+                             "127.0.0.1:8080", "", "EXAMPLE.com:", "a-b_c~d.example",
+                             "%65xample.com", "[2001:db8::192.0.2.1]", "[2001:db8:0:0:1:0:0:1]",
+                             "[v1.fe80::a+en1]"}) {
+      INFO("Host: " << host);
+      auto out = feed_all(get + "\r\nHost: " + host + "\r\n\r\n");
+      CHECK(out.error_status == 0);
+      REQUIRE(out.requests.size() == 1);
+      CHECK(out.requests[0].header("host") == std::string_view{host});
+    }
+  }
+}
+
+TEST_CASE("header limits are enforced while the header block is still arriving",
+          "[http][parser][limits][hostile]") {
+  const limits defaults;
+  SECTION("a 100 KB field value, read 1 KB at a time, is a 431 once past max_header_bytes") {
+    const std::string in =
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(100 * 1024, 'x') + "\r\n\r\n";
+    auto out = feed_in_steps(in, 1024);
+    CHECK(out.error_status == 431);
+    CHECK(out.delivered <= defaults.max_header_bytes + 1024);
+    CHECK(out.max_leftover <= defaults.max_header_bytes);
+  }
+  SECTION("10,000 field lines, read 1 KB at a time, are a 431 once past max_headers") {
+    limits lim;
+    lim.max_header_bytes = 1024 * 1024; // only the field count can stop them
+    std::string in = "GET / HTTP/1.1\r\nHost: a\r\n";
+    std::size_t crossed = 0; // where the first field line past the limit ends
+    for (int i = 0; i < 10000; ++i) {
+      in += "X-" + std::to_string(i) + ": v\r\n";
+      if (crossed == 0 && static_cast<std::size_t>(i) + 2 > lim.max_headers)
+        crossed = in.size();
+    }
+    in += "\r\n";
+    auto out = feed_in_steps(in, 1024, lim);
+    CHECK(out.error_status == 431);
+    CHECK(out.delivered <= crossed + 1024);
+  }
+  SECTION("10,000 field lines under the default limits") {
+    std::string in = "GET / HTTP/1.1\r\nHost: a\r\n";
+    for (int i = 0; i < 10000; ++i)
+      in += "X-" + std::to_string(i) + ": v\r\n";
+    auto out = feed_in_steps(in + "\r\n", 1024);
+    CHECK(out.error_status == 431);
+    CHECK(out.delivered <= defaults.max_header_bytes + 1024);
+  }
+  SECTION("max_headers complete lines wait; one more is a 431 without the blank line") {
+    limits lim;
+    lim.max_headers = 3;
+    request_parser p{lim};
+    std::string pending = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n";
+    auto r = p.feed(pending);
+    REQUIRE(r.st == state::need_more);
+    pending.erase(0, r.consumed);
+    r = p.feed(pending + "C: 3\r\n");
+    CHECK(r.st == state::error);
+    CHECK(r.status == 431);
+  }
+  SECTION("max_header_bytes unconsumed bytes wait; one more byte is a 431") {
+    limits lim;
+    lim.max_header_bytes = 256;
+    std::string head = "GET / HTTP/1.1\r\nHost: a\r\nX-Big: ";
+    head.append(lim.max_header_bytes - head.size(), 'b');
+    request_parser p{lim};
+    auto r = p.feed(head);
+    REQUIRE(r.st == state::need_more);
+    head.erase(0, r.consumed);
+    r = p.feed(head + "b");
+    CHECK(r.st == state::error);
+    CHECK(r.status == 431);
+  }
+}
+
+TEST_CASE("a malformed request line is a 400; 505 is for a well-formed other version",
+          "[http][parser][hostile]") {
+  CHECK(status_of("GET /a b HTTP/1.1", "Host: a\r\n") == 400);
+  CHECK(feed_in_steps("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 1).error_status == 400);
+  CHECK(feed_all("GET / HTTP/1.1\nHost: a\r\n\r\n").error_status == 400);
+  CHECK(feed_all("GET / HTTP/1.1\nHost: a\n\n").error_status == 400);
+  CHECK(feed_in_steps("GET / HTTP/1.1\nHost: a\n\n", 1).error_status == 400);
+  CHECK(feed_all("GET / HTTP/1.1\rHost: a\r\n\r\n").error_status == 400);
+  CHECK(status_of("GET  / HTTP/1.1", "Host: a\r\n") == 400);
+  CHECK(status_of("GET / HTTP/1.1 ", "Host: a\r\n") == 400);
+  CHECK(status_of("GET / HTTP/2.0 x", "Host: a\r\n") == 400);
+  CHECK(status_of("GET / HTTP/12.0", "Host: a\r\n") == 400);
+  CHECK(status_of("GET /\x01 HTTP/1.1", "Host: a\r\n") == 400);
+  CHECK(status_of("GET / HTTP/2.0", "Host: a\r\n") == 505);
+  CHECK(status_of("GET / HTTP/3.0", "Host: a\r\n") == 505);
+  CHECK(feed_in_steps("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 1).error_status == 505);
+  // Methods are case-sensitive tokens: a lowercase one is a valid but unknown method.
+  CHECK(status_of("get / HTTP/1.1", "Host: a\r\n") == 501);
+}
+
+TEST_CASE("obs-fold and bare LF in the field section are a 400", "[http][parser][hostile]") {
+  const std::string get = "GET / HTTP/1.1";
+  CHECK(status_of(get, "Host: a\r\nX: 1\r\n 2\r\n") == 400);
+  CHECK(status_of(get, "Host: a\r\nX: 1\r\n\t2\r\n") == 400);
+  CHECK(status_of("POST / HTTP/1.1", "Host: a\r\nTransfer-Encoding:\r\n chunked\r\n") == 400);
+  CHECK(feed_all("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n chunked\r\n\r\n"
+                 "0\r\n\r\n").error_status == 400);
+  CHECK(status_of(get, " Host: a\r\n") == 400);
+  CHECK(feed_all("GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n").error_status == 400);
+  CHECK(feed_all("GET / HTTP/1.1\r\nHost: a\r\n\n").error_status == 400);
+  SECTION("a bare LF is refused when it arrives, without waiting for a blank CRLF line") {
+    request_parser p{limits{}};
+    std::string pending = "GET / HTTP/1.1\r\nHost: a\r\n";
+    auto r = p.feed(pending);
+    REQUIRE(r.st == state::need_more);
+    pending.erase(0, r.consumed);
+    r = p.feed(pending + "X: b\n");
+    CHECK(r.st == state::error);
+    CHECK(r.status == 400);
+  }
+  SECTION("a fold is refused when it arrives") {
+    request_parser p{limits{}};
+    std::string pending = "GET / HTTP/1.1\r\nHost: a\r\n";
+    auto r = p.feed(pending);
+    REQUIRE(r.st == state::need_more);
+    pending.erase(0, r.consumed);
+    r = p.feed(pending + " b");
+    CHECK(r.st == state::error);
+    CHECK(r.status == 400);
+  }
+}
+
+TEST_CASE("Transfer-Encoding must be exactly chunked, once, and alone as framing",
+          "[http][parser][hostile]") {
+  const std::string post = "POST / HTTP/1.1";
+  const std::string body = "3\r\nabc\r\n0\r\n\r\n";
+  auto te = [&](const std::string& fields) {
+    return feed_all(post + "\r\nHost: a\r\n" + fields + "\r\n" + body).error_status;
+  };
+  // RFC 9112 6.1: a transfer coding the server does not implement is a 501.
+  CHECK(te("Transfer-Encoding: gzip, chunked\r\n") == 501);
+  CHECK(te("Transfer-Encoding: deflate,chunked\r\n") == 501);
+  CHECK(te("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n") == 501);
+  // RFC 9112 6.3: chunked not last (or not there) leaves the length unknown: 400.
+  CHECK(te("Transfer-Encoding: chunked, gzip\r\n") == 400);
+  CHECK(te("Transfer-Encoding: gzip\r\n") == 400);
+  CHECK(te("Transfer-Encoding: \r\n") == 400);
+  // RFC 9112 6.1: chunked must not be applied more than once.
+  CHECK(te("Transfer-Encoding: chunked, chunked\r\n") == 400);
+  CHECK(te("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n") == 400);
+  // RFC 9112 6.3: both framings at once is a smuggling attempt.
+  CHECK(te("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n") == 400);
+  CHECK(te("Content-Length: 3\r\nTransfer-Encoding: chunked\r\n") == 400);
+  CHECK(te("Transfer-Encoding: gzip, chunked\r\nContent-Length: 3\r\n") == 400);
+  CHECK(status_of(post, "Host: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n") == 400);
+  CHECK(status_of(post, "Host: a\r\nContent-Length: 3, 4\r\n") == 400);
+  // Still accepted: coding names are case-insensitive; repeated equal lengths.
+  CHECK(te("Transfer-Encoding: Chunked\r\n") == 0);
+  CHECK(feed_all(post + "\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc")
+            .error_status == 0);
+}
+
+TEST_CASE("a chunked HTTP/1.0 request is a 400", "[http][parser][hostile]") {
+  // RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
+  CHECK(feed_all("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+            .error_status == 400);
+  CHECK(feed_all("POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+            .error_status == 400);
+  CHECK(feed_all("POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc").error_status == 0);
+}
+
+TEST_CASE("chunked trailer fields stay out of the headers and count against the header limits",
+          "[http][parser][chunked][hostile]") {
+  const std::string head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string chunks = "3\r\nabc\r\n0\r\n";
+  SECTION("trailers are not merged into the request's headers") {
+    for (std::size_t step : {0u, 1u, 5u}) {
+      INFO("step " << step);
+      auto out = feed_in_steps(
+          head + chunks + "X-Trailer: t\r\nHost: evil\r\nConnection: close\r\n\r\n", step);
+      REQUIRE(out.error_status == 0);
+      REQUIRE(out.requests.size() == 1);
+      const auto& req = out.requests[0];
+      CHECK(req.body() == "abc");
+      CHECK(req.headers().size() == 2);
+      CHECK_FALSE(req.header("x-trailer"));
+      CHECK(req.header("host") == "a");
+      CHECK(req.keep_alive());
+    }
+  }
+  SECTION("header and trailer fields together beyond max_headers is a 431") {
+    limits lim;
+    lim.max_headers = 3; // the header block uses 2
+    CHECK(feed_all(head + chunks + "A: 1\r\n\r\n", lim).error_status == 0);
+    CHECK(feed_all(head + chunks + "A: 1\r\nB: 2\r\n\r\n", lim).error_status == 431);
+  }
+  SECTION("header block and trailer section together beyond max_header_bytes is a 431") {
+    const std::string trailer = "A: 1\r\n\r\n";
+    limits lim;
+    lim.max_header_bytes = head.size() + trailer.size();
+    CHECK(feed_all(head + chunks + trailer, lim).error_status == 0);
+    CHECK(feed_in_steps(head + chunks + trailer, 1, lim).error_status == 0);
+    lim.max_header_bytes -= 1;
+    CHECK(feed_all(head + chunks + trailer, lim).error_status == 431);
+    CHECK(feed_in_steps(head + chunks + trailer, 1, lim).error_status == 431);
+  }
+  SECTION("a folded trailer field is a 400, as in the header block") {
+    CHECK(feed_all(head + chunks + "A: 1\r\n 2\r\n\r\n").error_status == 400);
+  }
+}
+
+TEST_CASE("bad field names and values are a 400 as soon as their line arrives",
+          "[http][parser][hostile]") {
+  const std::string first = "GET / HTTP/1.1\r\nHost: a\r\n";
+  using namespace std::string_literals; // "...\0..."s keeps the NUL
+  for (const std::string& bad : {"Host : a\r\n"s, "Host\t: a\r\n"s, "X(y): 1\r\n"s, "X@y: 1\r\n"s,
+                                 "\"X\": 1\r\n"s, ": 1\r\n"s, "X: a\0b\r\n"s, "X: a\rb\r\n"s,
+                                 "X: a\x7f\r\n"s, "X: a\x01\r\n"s}) {
+    INFO("field line: " << bad);
+    CHECK(feed_all(first + bad + "\r\n").error_status == 400);
+    request_parser p{limits{}};
+    std::string pending = first;
+    auto r = p.feed(pending);
+    REQUIRE(r.st == state::need_more);
+    pending.erase(0, r.consumed);
+    r = p.feed(pending + bad);
+    CHECK(r.st == state::error);
+    CHECK(r.status == 400);
+  }
 }

@@ -22,11 +22,17 @@ struct limits {
   std::size_t max_request_line = 8000;
 
   /// Largest header block: request line, every field and the blank line.
-  /// Exceeding it yields 431 Request Header Fields Too Large. This is also the
-  /// most bytes a session keeps while waiting for the rest of a header block.
+  /// Exceeding it yields 431 Request Header Fields Too Large as soon as the
+  /// byte past the limit arrives, not when the block is complete. This is
+  /// also the most bytes a session keeps while waiting for the rest of a
+  /// header block. A chunked body's trailer section counts too: header block
+  /// plus trailer section beyond this is a 431 (RFC 6585 5: the fields, in
+  /// total, are too large; trailer fields are fields, RFC 9110 6.5).
   std::size_t max_header_bytes = 16 * 1024;
 
-  /// Most header fields in one request; more yields 431 (Cowboy: `max_headers`).
+  /// Most header fields in one request; more yields 431 (Cowboy: `max_headers`),
+  /// as soon as the field line past the limit is complete. Trailer fields
+  /// count too: header plus trailer fields beyond this is a 431.
   std::size_t max_headers = 100;
 
   /// Largest request body, counted after chunked decoding. A larger
@@ -35,9 +41,13 @@ struct limits {
   std::uint64_t max_body = 8 * 1024 * 1024;
 
   /// Longest chunk-size line (with its extensions) of a chunked body, and the
-  /// longest last chunk plus trailer section. Beast waits for a whole line
-  /// before it consumes any of it, so without this bound a peer could make a
-  /// session buffer an endless chunk extension; exceeding it yields 400.
+  /// longest last chunk plus trailer section, each counted with its CRLFs and
+  /// the CRLF ending the previous chunk's data. Beast waits for a whole line
+  /// (or a whole trailer section) before it consumes any of it, so without
+  /// this bound a peer could make a session buffer an endless chunk
+  /// extension; exceeding it yields 400, however the bytes are split into
+  /// reads. A trailer section is counted against `max_header_bytes` and
+  /// `max_headers` only once it is whole, so until then this is its bound.
   std::size_t max_chunk_header = 4096;
 };
 

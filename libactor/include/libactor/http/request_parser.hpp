@@ -5,6 +5,25 @@
 /// `Expect: 100-continue`, and a bound on the bytes a client can make the
 /// session hold. No socket is involved: bytes in, a request or a status out.
 ///
+/// Beast is lenient where RFC 9110/9112 let a server be strict, and strictness
+/// is what keeps a proxy in front and this server agreeing on where a request
+/// ends (request smuggling). So the header block's bytes are checked as they
+/// arrive, before Beast parses them, and the parsed header is checked after:
+///  - 400: a malformed request line (a space in the target, a bare LF, no
+///    HTTP/d.d version); obs-fold, bare LF or CR, whitespace before the colon,
+///    a non-token field name, a control character (NUL...) in a field value;
+///    no Host in HTTP/1.1, two Host fields, a Host that is not
+///    uri-host[:port] (userinfo, a path, a comma list); Transfer-Encoding in
+///    HTTP/1.0, with Content-Length, with chunked not last or twice;
+///    Content-Lengths that differ; a bad chunk or trailer section.
+///  - 414 / 431: past `max_request_line`, `max_header_bytes` or `max_headers`,
+///    at the byte or line that crosses it, whether or not the block is done.
+///  - 501: an unknown method; a transfer coding other than chunked
+///    (`gzip, chunked`).
+///  - 505: a well-formed request line whose version is not HTTP/1.0 or 1.1.
+/// Trailer fields of a chunked body are checked and counted the same way, then
+/// dropped: a `request` holds the header section only.
+///
 /// How a session uses it (memory discipline: no parser on an idle connection):
 /// @code
 ///   // `pending` = leftover bytes kept from the last read + newly read bytes
