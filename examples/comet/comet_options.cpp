@@ -62,7 +62,7 @@ parse_outcome parse_command_line(int argc, char** argv) {
     ->check(CLI::Range(std::size_t{0}, std::size_t{256}));
   app.add_option("--shards", o.shards, "session supervisor shards; 0 means threads x 4")
     ->check(CLI::Range(std::size_t{0}, std::size_t{4096}));
-  app.add_option("--intensity", o.intensity, "restarts a shard allows per --period before it escalates")
+  app.add_option("--intensity", o.intensity, "failed session starts a shard allows per --period before it escalates (session crashes are charged to their connection, 3 a minute)")
     ->check(CLI::Range(0, 1'000'000));
   add_duration(app, "--period", o.period, "the window of --intensity");
   app.add_option("--max-connections", o.max_connections, "open connections at most (soft)")

@@ -23,8 +23,9 @@ struct options {
   /// Supervisor shards; 0 means I/O threads x 4.
   std::size_t shards = 0;
   /// Restarts each supervisor shard allows in `period` before it gives up
-  /// and escalates (OTP's intensity and period). Per shard: a crash storm
-  /// in one shard never spends another shard's budget.
+  /// and escalates (OTP's intensity and period). Only failed session starts
+  /// are charged to it: a session's crashes go to its connection's own
+  /// budget, so no client can spend it.
   int intensity = 1000;
   std::chrono::milliseconds period{5'000};
   /// Ranch's max_connections (soft). The per-process open-file limit caps it.
