@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -240,7 +241,7 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
 // -- connection ------------------------------------------------------------------
 
 connection::connection(tcp::socket socket, std::shared_ptr<listener::impl> owner, std::uint64_t id)
-  : socket_(std::move(socket)), listener_(std::move(owner)), id_(id) {
+  : socket_(std::move(socket)), fd_(socket_.native_handle()), listener_(std::move(owner)), id_(id) {
   // The session reads and writes with synchronous calls that must never
   // block its I/O thread: would_block sends it back to waiting.
   boost::system::error_code ignored;
@@ -252,8 +253,15 @@ connection::~connection() {
 }
 
 void connection::close() noexcept {
-  if (closed_.exchange(true, std::memory_order_acq_rel))
+  auto before = state_.fetch_or(closed_bit, std::memory_order_acq_rel);
+  if ((before & closed_bit) != 0)
     return;
+  // An abort that got in first is inside shutdown(2) on this descriptor:
+  // let it finish (one system call) before the number can be reused. No
+  // abort can start from here on, as it sees closed_bit.
+  if ((before & aborting_bit) != 0)
+    while ((state_.load(std::memory_order_acquire) & aborting_bit) != 0)
+      std::this_thread::yield();
   boost::system::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
@@ -261,8 +269,16 @@ void connection::close() noexcept {
 }
 
 void connection::abort() noexcept {
-  if (!closed())
-    ::shutdown(socket_.native_handle(), SHUT_RDWR);
+  auto s = state_.load(std::memory_order_relaxed);
+  do {
+    // Closed (or closing): the descriptor is not ours to touch any more.
+    // Another abort in progress: it does the shutdown.
+    if (s != 0)
+      return;
+  } while (!state_.compare_exchange_weak(s, aborting_bit, std::memory_order_acquire,
+                                         std::memory_order_relaxed));
+  ::shutdown(fd_, SHUT_RDWR);
+  state_.fetch_and(static_cast<std::uint8_t>(~aborting_bit), std::memory_order_release);
 }
 
 // -- listener --------------------------------------------------------------------
