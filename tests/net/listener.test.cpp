@@ -1,7 +1,10 @@
 // The listener over real sockets: binding, the connection limit, running out
-// of file descriptors, and the graceful stop.
+// of file descriptors, the graceful stop, and the options accepted sockets get
+// against peers that vanish.
 #include "libactor/net/listener.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -51,7 +54,18 @@ struct holder {
     std::lock_guard<std::mutex> guard{mtx};
     conns.clear();
   }
+  net::connection_ptr front() {
+    std::lock_guard<std::mutex> guard{mtx};
+    return conns.empty() ? nullptr : conns.front();
+  }
 };
+
+/// An integer socket option of `fd`, or -1 if getsockopt fails.
+int sockopt(int fd, int level, int name) {
+  int v = 0;
+  socklen_t len = sizeof(v);
+  return ::getsockopt(fd, level, name, &v, &len) == 0 ? v : -1;
+}
 
 /// Sockets of the test's own, opened while a listener stops: a descriptor
 /// number its sessions close is free for the next socket of the process, so
@@ -235,4 +249,70 @@ TEST_CASE("stop cuts connections while their sessions close without touching a c
     REQUIRE(test::eventually([&] { return srv.stats().sessions == 0 && srv.stats().listener.active == 0; }));
   }
   CHECK(others.broken() == 0);
+}
+
+TEST_CASE("accepted sockets get keepalive and TCP_USER_TIMEOUT as the options say", "[net][listener]") {
+  node n{test::small_node()};
+  holder h; // after the node: connections must not outlive it
+  SECTION("the defaults reap a vanished peer after two minutes") {
+    net::listener l{n, {}, h.handler()};
+    test::test_client c{l.port()};
+    REQUIRE(test::eventually([&] { return h.size() == 1; }));
+    auto fd = net::native_handle(*h.front());
+    CHECK(sockopt(fd, SOL_SOCKET, SO_KEEPALIVE) == 1);
+    CHECK(sockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE) == 60);
+    CHECK(sockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL) == 10);
+    CHECK(sockopt(fd, IPPROTO_TCP, TCP_KEEPCNT) == 6);
+    CHECK(sockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT) == 120'000);
+    CHECK(l.stats().socket_option_failures == 0);
+  }
+  SECTION("each one follows its option") {
+    net::listener_options opts;
+    opts.keepalive_idle = std::chrono::seconds{30};
+    opts.keepalive_interval = std::chrono::seconds{5};
+    opts.keepalive_count = 3;
+    opts.user_timeout = std::chrono::milliseconds{45'500};
+    net::listener l{n, opts, h.handler()};
+    test::test_client c{l.port()};
+    REQUIRE(test::eventually([&] { return h.size() == 1; }));
+    auto fd = net::native_handle(*h.front());
+    CHECK(sockopt(fd, SOL_SOCKET, SO_KEEPALIVE) == 1);
+    CHECK(sockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE) == 30);
+    CHECK(sockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL) == 5);
+    CHECK(sockopt(fd, IPPROTO_TCP, TCP_KEEPCNT) == 3);
+    CHECK(sockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT) == 45'500);
+    CHECK(l.stats().socket_option_failures == 0);
+  }
+  SECTION("zero turns them off") {
+    net::listener_options opts;
+    opts.keepalive_idle = std::chrono::seconds{0};
+    opts.user_timeout = std::chrono::milliseconds{0};
+    net::listener l{n, opts, h.handler()};
+    test::test_client c{l.port()};
+    REQUIRE(test::eventually([&] { return h.size() == 1; }));
+    auto fd = net::native_handle(*h.front());
+    CHECK(sockopt(fd, SOL_SOCKET, SO_KEEPALIVE) == 0);
+    CHECK(sockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT) == 0);
+    CHECK(l.stats().socket_option_failures == 0);
+  }
+}
+
+TEST_CASE("a socket option the kernel refuses is counted and logged once, and the connection served",
+          "[net][listener]") {
+  test::log_capture logs{log::level::warning};
+  node n{test::small_node()};
+  holder h; // after the node: connections must not outlive it
+  net::listener_options opts;
+  opts.keepalive_count = 1000; // Linux takes 1 to 127 probes
+  net::listener l{n, opts, h.handler()};
+  test::test_client a{l.port()};
+  test::test_client b{l.port()};
+  REQUIRE(test::eventually([&] { return h.size() == 2; }));
+  CHECK(l.stats().socket_option_failures == 2);
+  CHECK(l.stats().accepted == 2);
+  CHECK(logs.matching({"socket_option_refused", "TCP_KEEPCNT"}).size() == 1);
+  // The options the kernel took are set all the same.
+  auto fd = net::native_handle(*h.front());
+  CHECK(sockopt(fd, SOL_SOCKET, SO_KEEPALIVE) == 1);
+  CHECK(sockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT) == 120'000);
 }

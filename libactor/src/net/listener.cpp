@@ -12,7 +12,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
 
 #include "internal/net/connection.hpp"
 #include "internal/node_impl.hpp"
@@ -31,6 +38,10 @@ using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT
 bool is_fd_exhaustion(const boost::system::error_code& ec) {
   return ec == asio::error::no_descriptors || ec.value() == ENFILE
          || ec == asio::error::no_buffer_space || ec.value() == ENOMEM;
+}
+
+int clamp_to_int(long long v) {
+  return static_cast<int>(std::clamp<long long>(v, INT_MIN, INT_MAX));
 }
 
 } // namespace
@@ -84,6 +95,10 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
   std::atomic<std::uint64_t> accepted{0};
   std::atomic<std::uint64_t> fd_exhausted{0};
   std::atomic<std::uint64_t> pauses{0};
+  std::atomic<std::uint64_t> option_failures{0};
+  /// The first refused socket option is logged; the rest only counted (the
+  /// same refusal repeats on every accept).
+  std::atomic<bool> option_failure_logged{false};
   std::uint64_t next_id = 1;
 
   void bind() {
@@ -164,7 +179,37 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
       });
   }
 
+  /// One setsockopt on an accepted socket; a refusal is counted (and the
+  /// first one logged), never fatal: the connection is served without it.
+  void set_option(int fd, int level, int name, const char* what, int value) {
+    if (::setsockopt(fd, level, name, &value, sizeof(value)) == 0)
+      return;
+    auto err = errno;
+    option_failures.fetch_add(1, std::memory_order_relaxed);
+    if (!option_failure_logged.exchange(true, std::memory_order_relaxed))
+      log::warning("socket_option_refused", log::kv("port", bound_port), log::kv("option", what),
+                   log::kv("value", value), log::kv("error", std::strerror(err)));
+  }
+
+  /// Keepalive and TCP_USER_TIMEOUT (listener_options says why): a few
+  /// system calls per accept, before the owner sees the socket.
+  void apply_socket_options(tcp::socket& sock) {
+    auto fd = sock.native_handle();
+    if (opts.keepalive_idle.count() > 0) {
+      set_option(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", 1);
+      set_option(fd, IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE", clamp_to_int(opts.keepalive_idle.count()));
+      set_option(fd, IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL",
+                 clamp_to_int(opts.keepalive_interval.count()));
+      set_option(fd, IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT", opts.keepalive_count);
+    }
+    if (opts.user_timeout.count() > 0)
+      set_option(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT",
+                 clamp_to_int(opts.user_timeout.count()));
+  }
+
   void accepted_one(acceptor_slot& slot, const boost::system::error_code& ec, tcp::socket sock) {
+    if (!ec)
+      apply_socket_options(sock); // outside the lock: system calls
     connection_ptr conn;
     {
       std::lock_guard<std::mutex> guard{mtx};
@@ -248,6 +293,10 @@ connection::connection(tcp::socket socket, std::shared_ptr<listener::impl> owner
   socket_.non_blocking(true, ignored);
 }
 
+int native_handle(const connection& conn) noexcept {
+  return conn.fd_;
+}
+
 connection::~connection() {
   close();
 }
@@ -305,8 +354,8 @@ const listener_options& listener::options() const noexcept {
 }
 
 listener_stats listener::stats() const noexcept {
-  return listener_stats{impl_->active.load(), impl_->accepted.load(), impl_->fd_exhausted.load(),
-                        impl_->pauses.load()};
+  return listener_stats{impl_->active.load(),   impl_->accepted.load(), impl_->fd_exhausted.load(),
+                        impl_->pauses.load(),   impl_->option_failures.load()};
 }
 
 drain_report listener::stop(std::chrono::milliseconds timeout) {

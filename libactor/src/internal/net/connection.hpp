@@ -67,6 +67,8 @@ public:
   void set_draining() noexcept { draining_.store(true, std::memory_order_release); }
 
 private:
+  friend int native_handle(const connection& conn) noexcept;
+
   /// `state_` bits. `close` sets `closed_bit` and then waits while
   /// `aborting_bit` is set; `abort` sets `aborting_bit` only while
   /// `closed_bit` is clear and clears it after its shutdown(2). So a
