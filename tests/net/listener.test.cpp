@@ -18,6 +18,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "internal/net/connection.hpp"
 #include "libactor/http/server.hpp"
 #include "libactor/node.hpp"
 #include "support/child_process.hpp"
@@ -85,6 +86,15 @@ struct bystanders {
     std::array<int, 2> p{};
     if (::socketpair(AF_UNIX, SOCK_STREAM, 0, p.data()) == 0)
       pairs.push_back(p);
+  }
+
+  /// Opens pairs (up to 200) until `done`, on the calling thread.
+  void churn(const std::atomic<bool>& done) {
+    while (!done.load())
+      if (pairs.size() < 200)
+        open_one();
+      else
+        std::this_thread::yield();
   }
 
   /// Pairs that no longer carry a byte both ways.
@@ -210,16 +220,16 @@ TEST_CASE("stop cuts connections while their sessions close without touching a c
   // The race of issue "No client can take the server down": `stop` cuts
   // what is still open (abort, on this thread) while the sessions, asked to
   // drain, close their sockets on the I/O threads. With a zero drain
-  // timeout the two meet on nearly every connection. An abort that read the
+  // timeout the two meet on many connections. An abort that reached the
   // descriptor after its close began would shut down whatever socket took
-  // the number next (the bystanders), and TSan reports the unsynchronised
-  // access to the descriptor even when no number is reused.
+  // the number next (the bystanders). TSan cannot judge this one (the next
+  // test says why); it runs the real session path.
   node n{test::small_node()};
   http::http_router routes;
   routes.add("GET", "/hello", [](http::context& ctx) { ctx.reply(200, "hello\n"); });
-  bystanders others;
   for (int round = 0; round < 20; ++round) {
     INFO("round " << round);
+    bystanders others;
     http::server_options opts;
     opts.shards = 2;
     opts.drain_timeout = 0ms;
@@ -231,24 +241,73 @@ TEST_CASE("stop cuts connections while their sessions close without touching a c
       clients.back()->send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
       REQUIRE(clients.back()->read_reply());
     }
-    std::atomic<bool> stopping{true};
-    std::thread churn{[&] {
-      while (stopping.load())
-        if (others.pairs.size() < 400)
-          others.open_one();
-        else
-          std::this_thread::yield();
-    }};
+    std::atomic<bool> stopped{false};
+    std::thread churn{[&] { others.churn(stopped); }};
     auto report = srv.stop();
-    stopping = false;
+    stopped = true;
     churn.join();
     CHECK(report.drained + report.cut == clients.size());
     // Every client sees its connection end, cut or drained.
     for (auto& c : clients)
       CHECK(c->wait_closed());
     REQUIRE(test::eventually([&] { return srv.stats().sessions == 0 && srv.stats().listener.active == 0; }));
+    CHECK(others.broken() == 0);
   }
-  CHECK(others.broken() == 0);
+}
+
+TEST_CASE("abort from stop and close from the owner never meet on one descriptor", "[net][listener][drain]") {
+  // The race above, white box (internal/net/connection.hpp): here the owner
+  // that closes is a plain thread, so that ThreadSanitizer checks both
+  // sides. A session closes inside a CAF actor, and tests/tsan.supp hides
+  // every report with a CAF frame on either side. Under TSan an abort that
+  // reads the socket after its close began is reported; without it, the
+  // bystanders would catch a shutdown(2) of a reused descriptor number.
+  node n{test::small_node()};
+  for (int round = 0; round < 40; ++round) {
+    INFO("round " << round);
+    bystanders others;
+    holder h; // after the node: connections must not outlive it
+    net::listener l{n, {}, h.handler()};
+    std::vector<std::unique_ptr<test::test_client>> clients;
+    for (int i = 0; i < 32; ++i)
+      clients.push_back(std::make_unique<test::test_client>(l.port()));
+    REQUIRE(test::eventually([&] { return h.size() == clients.size(); }));
+    std::vector<net::connection_ptr> conns;
+    {
+      std::lock_guard<std::mutex> guard{h.mtx};
+      conns = h.conns;
+    }
+    // The three threads start together, so that the sweeps overlap.
+    std::atomic<int> ready{0};
+    auto start_together = [&ready] {
+      ++ready;
+      while (ready.load() < 3)
+        std::this_thread::yield();
+    };
+    std::atomic<bool> stopped{false};
+    std::thread owner{[&] {
+      start_together();
+      // Backwards: stop cuts in its own (hash) order, so the two sweeps
+      // cross somewhere in the middle.
+      for (auto it = conns.rbegin(); it != conns.rend(); ++it)
+        (*it)->close();
+    }};
+    std::thread churn{[&] {
+      start_together();
+      others.churn(stopped);
+    }};
+    start_together();
+    l.stop(0ms);
+    owner.join();
+    stopped = true;
+    churn.join();
+    for (auto& c : conns)
+      CHECK(c->closed());
+    for (auto& c : clients)
+      CHECK(c->wait_closed());
+    CHECK(l.stats().active == 0);
+    CHECK(others.broken() == 0);
+  }
 }
 
 TEST_CASE("accepted sockets get keepalive and TCP_USER_TIMEOUT as the options say", "[net][listener]") {
