@@ -354,8 +354,8 @@ const listener_options& listener::options() const noexcept {
 }
 
 listener_stats listener::stats() const noexcept {
-  return listener_stats{impl_->active.load(),   impl_->accepted.load(), impl_->fd_exhausted.load(),
-                        impl_->pauses.load(),   impl_->option_failures.load()};
+  return listener_stats{impl_->active.load(), impl_->accepted.load(), impl_->fd_exhausted.load(),
+                        impl_->pauses.load(), impl_->option_failures.load()};
 }
 
 drain_report listener::stop(std::chrono::milliseconds timeout) {
