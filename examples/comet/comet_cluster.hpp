@@ -16,6 +16,9 @@ struct cluster {
   /// Null for a single node.
   std::shared_ptr<libactor::registry_transport> transport;
   /// Prometheus lines for the transport's counters; empty for one node.
+  /// Called by /metrics on an I/O thread: it must not block, so it returns
+  /// what a background thread last read (with its age), never asking the
+  /// transport itself.
   std::function<std::string()> metrics = [] { return std::string{}; };
 };
 

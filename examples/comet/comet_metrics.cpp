@@ -62,6 +62,9 @@ std::string prometheus_text(const services& svc, const libactor::http::server& s
          "Accepts that failed for lack of file descriptors (EMFILE/ENFILE).", s.listener.fd_exhausted);
   metric(out, "comet_accept_paused_total", "counter",
          "Times accepting paused at --max-connections.", s.listener.paused);
+  metric(out, "comet_socket_option_failures_total", "counter",
+         "Keepalive or TCP_USER_TIMEOUT settings the kernel refused on accepted sockets.",
+         s.listener.socket_option_failures);
   metric(out, "comet_sessions", "gauge", "Session processes alive.", s.sessions);
   metric(out, "comet_processes", "gauge", "libactor processes alive on this node.",
          svc.node.process_count());

@@ -5,12 +5,16 @@
 // silently.
 #if defined(LIBACTOR_COMET) && defined(LIBACTOR_WITH_NATS)
 
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "comet_background_metrics.hpp"
 #include "support/comet_process.hpp"
 #include "support/event_log.hpp"
 #include "support/nats_server.hpp"
@@ -193,6 +197,86 @@ TEST_CASE("comet cluster: NATS killed and restarted mid-run: streams survive, no
   CHECK_FALSE(local.c.read_chunk(std::chrono::milliseconds{1}));
   CHECK(counter(a, "comet_streams") == 1);
   CHECK(counter(b, "comet_streams") == 1);
+}
+
+TEST_CASE("comet cluster: /metrics copies the cluster counters and never collects them itself",
+          "[examples][comet][cluster]") {
+  // The collector stands for the NATS transport: it records the threads
+  // that call it and, from its second call on, blocks as a round trip to a
+  // frozen server does, until the test lets it go.
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::set<std::thread::id> callers;
+  int calls = 0;
+  bool released = false;
+  {
+    comet::background_metrics bg{[&] {
+                                   std::unique_lock<std::mutex> lock{mtx};
+                                   callers.insert(std::this_thread::get_id());
+                                   auto n = ++calls;
+                                   cv.notify_all();
+                                   if (n > 1)
+                                     cv.wait_for(lock, deadline, [&] { return released; });
+                                   return "# counters\ncomet_cluster_x " + std::to_string(n) + "\n";
+                                 },
+                                 std::chrono::hours{1}, "comet_cluster_stats_age_seconds"};
+    REQUIRE(eventually([&] { return bg.collections() == 1; }));
+    // A read gets the last result and asks for a fresher one: the
+    // collector then blocks in its second call (the period is an hour).
+    CHECK(metric(bg.read(), "comet_cluster_x") == "1");
+    {
+      std::unique_lock<std::mutex> lock{mtx};
+      REQUIRE(cv.wait_for(lock, deadline, [&] { return calls == 2; }));
+    }
+    // Reads (pipelined scrapes) go on from the last result meanwhile, its
+    // age next to it.
+    for (int i = 0; i < 1000; ++i) {
+      auto text = bg.read();
+      REQUIRE(metric(text, "comet_cluster_x") == "1");
+      REQUIRE(metric(text, "comet_cluster_stats_age_seconds") != "missing");
+    }
+    {
+      std::lock_guard<std::mutex> lock{mtx};
+      released = true;
+    }
+    cv.notify_all();
+    REQUIRE(eventually([&] { return metric(bg.read(), "comet_cluster_x") != "1"; }));
+  }
+  // Every collection ran on the worker, none on the reading thread.
+  CHECK(callers.size() == 1);
+  CHECK(callers.count(std::this_thread::get_id()) == 0);
+}
+
+TEST_CASE("comet cluster: pipelined /metrics with NATS frozen leave the streams of their thread alone",
+          "[examples][comet][cluster]") {
+  nats_server nats;
+  // One I/O thread: the scrapes, the stream and the POST all share it.
+  comet_process a{{"--nats", nats.url(), "--node-name", "a", "--nats-prefix", "t", "--threads", "1"}};
+  stream ivy{a.port, "ivy"};
+  REQUIRE(subscribed(a, 1));
+  // A hung server: the connection stays up and no round trip completes (a
+  // /metrics that waited for one would hold the thread each time).
+  nats.freeze();
+  struct thaw_at_end {
+    nats_server& n;
+    ~thaw_at_end() { n.thaw(); }
+  } thaw{nats};
+  constexpr int scrapes = 400;
+  test_client scraper{a.port};
+  std::string burst;
+  for (int i = 0; i < scrapes; ++i)
+    burst += "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n";
+  scraper.send(burst);
+  CHECK(request(a.port, "POST", "/send/ivy", "meanwhile").body == "1\n");
+  CHECK(ivy.c.read_chunk() == std::optional<std::string>{"meanwhile\n"});
+  for (int i = 0; i < scrapes; ++i) {
+    INFO("scrape " << i);
+    auto r = scraper.read_reply();
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(metric(r->body, "comet_cluster_subscriptions") == "1");
+    CHECK(metric(r->body, "comet_cluster_stats_age_seconds") != "missing");
+  }
 }
 
 #endif

@@ -3,6 +3,7 @@
 /// tests talk to it with (tests/examples/).
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,9 +29,11 @@ struct comet_process {
     proc.discard_output();
   }
 
+  /// Two I/O threads unless `extra` says how many.
   static std::vector<std::string> args(std::vector<std::string> extra) {
-    std::vector<std::string> argv{LIBACTOR_COMET, "--port", "0", "--threads", "2",
-                                  "--heartbeat", "0"};
+    std::vector<std::string> argv{LIBACTOR_COMET, "--port", "0", "--heartbeat", "0"};
+    if (std::find(extra.begin(), extra.end(), "--threads") == extra.end())
+      argv.insert(argv.end(), {"--threads", "2"});
     argv.insert(argv.end(), extra.begin(), extra.end());
     return argv;
   }

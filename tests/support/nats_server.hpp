@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -97,6 +98,17 @@ public:
 
   /// SIGKILL, as a crash: clients see the connection drop at once.
   void kill() { proc_.reset(); }
+
+  /// SIGSTOP, as a server that hangs (or a network that stops carrying
+  /// packets): connections stay up, nothing is answered, until `thaw`.
+  void freeze() {
+    if (proc_)
+      ::kill(proc_->pid(), SIGSTOP);
+  }
+  void thaw() {
+    if (proc_)
+      ::kill(proc_->pid(), SIGCONT);
+  }
 
 private:
   nats_server(bool jetstream, bool deferred) : jetstream_(jetstream), port_(free_port()) {

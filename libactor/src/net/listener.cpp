@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -11,7 +12,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
 
 #include "internal/net/connection.hpp"
 #include "internal/node_impl.hpp"
@@ -30,6 +38,10 @@ using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT
 bool is_fd_exhaustion(const boost::system::error_code& ec) {
   return ec == asio::error::no_descriptors || ec.value() == ENFILE
          || ec == asio::error::no_buffer_space || ec.value() == ENOMEM;
+}
+
+int clamp_to_int(long long v) {
+  return static_cast<int>(std::clamp<long long>(v, INT_MIN, INT_MAX));
 }
 
 } // namespace
@@ -83,6 +95,10 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
   std::atomic<std::uint64_t> accepted{0};
   std::atomic<std::uint64_t> fd_exhausted{0};
   std::atomic<std::uint64_t> pauses{0};
+  std::atomic<std::uint64_t> option_failures{0};
+  /// The first refused socket option is logged; the rest only counted (the
+  /// same refusal repeats on every accept).
+  std::atomic<bool> option_failure_logged{false};
   std::uint64_t next_id = 1;
 
   void bind() {
@@ -163,7 +179,37 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
       });
   }
 
+  /// One setsockopt on an accepted socket; a refusal is counted (and the
+  /// first one logged), never fatal: the connection is served without it.
+  void set_option(int fd, int level, int name, const char* what, int value) {
+    if (::setsockopt(fd, level, name, &value, sizeof(value)) == 0)
+      return;
+    auto err = errno;
+    option_failures.fetch_add(1, std::memory_order_relaxed);
+    if (!option_failure_logged.exchange(true, std::memory_order_relaxed))
+      log::warning("socket_option_refused", log::kv("port", bound_port), log::kv("option", what),
+                   log::kv("value", value), log::kv("error", std::strerror(err)));
+  }
+
+  /// Keepalive and TCP_USER_TIMEOUT (listener_options says why): a few
+  /// system calls per accept, before the owner sees the socket.
+  void apply_socket_options(tcp::socket& sock) {
+    auto fd = sock.native_handle();
+    if (opts.keepalive_idle.count() > 0) {
+      set_option(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", 1);
+      set_option(fd, IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE", clamp_to_int(opts.keepalive_idle.count()));
+      set_option(fd, IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL",
+                 clamp_to_int(opts.keepalive_interval.count()));
+      set_option(fd, IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT", opts.keepalive_count);
+    }
+    if (opts.user_timeout.count() > 0)
+      set_option(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT",
+                 clamp_to_int(opts.user_timeout.count()));
+  }
+
   void accepted_one(acceptor_slot& slot, const boost::system::error_code& ec, tcp::socket sock) {
+    if (!ec)
+      apply_socket_options(sock); // outside the lock: system calls
     connection_ptr conn;
     {
       std::lock_guard<std::mutex> guard{mtx};
@@ -240,11 +286,15 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
 // -- connection ------------------------------------------------------------------
 
 connection::connection(tcp::socket socket, std::shared_ptr<listener::impl> owner, std::uint64_t id)
-  : socket_(std::move(socket)), listener_(std::move(owner)), id_(id) {
+  : socket_(std::move(socket)), fd_(socket_.native_handle()), listener_(std::move(owner)), id_(id) {
   // The session reads and writes with synchronous calls that must never
   // block its I/O thread: would_block sends it back to waiting.
   boost::system::error_code ignored;
   socket_.non_blocking(true, ignored);
+}
+
+int native_handle(const connection& conn) noexcept {
+  return conn.fd_;
 }
 
 connection::~connection() {
@@ -252,8 +302,15 @@ connection::~connection() {
 }
 
 void connection::close() noexcept {
-  if (closed_.exchange(true, std::memory_order_acq_rel))
+  auto before = state_.fetch_or(closed_bit, std::memory_order_acq_rel);
+  if ((before & closed_bit) != 0)
     return;
+  // An abort that got in first is inside shutdown(2) on this descriptor:
+  // let it finish (one system call) before the number can be reused. No
+  // abort can start from here on, as it sees closed_bit.
+  if ((before & aborting_bit) != 0)
+    while ((state_.load(std::memory_order_acquire) & aborting_bit) != 0)
+      std::this_thread::yield();
   boost::system::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
@@ -261,8 +318,16 @@ void connection::close() noexcept {
 }
 
 void connection::abort() noexcept {
-  if (!closed())
-    ::shutdown(socket_.native_handle(), SHUT_RDWR);
+  auto s = state_.load(std::memory_order_relaxed);
+  do {
+    // Closed (or closing): the descriptor is not ours to touch any more.
+    // Another abort in progress: it does the shutdown.
+    if (s != 0)
+      return;
+  } while (!state_.compare_exchange_weak(s, aborting_bit, std::memory_order_acquire,
+                                         std::memory_order_relaxed));
+  ::shutdown(fd_, SHUT_RDWR);
+  state_.fetch_and(static_cast<std::uint8_t>(~aborting_bit), std::memory_order_release);
 }
 
 // -- listener --------------------------------------------------------------------
@@ -290,7 +355,7 @@ const listener_options& listener::options() const noexcept {
 
 listener_stats listener::stats() const noexcept {
   return listener_stats{impl_->active.load(), impl_->accepted.load(), impl_->fd_exhausted.load(),
-                        impl_->pauses.load()};
+                        impl_->pauses.load(), impl_->option_failures.load()};
 }
 
 drain_report listener::stop(std::chrono::milliseconds timeout) {

@@ -3,7 +3,8 @@
 /// sockets and hands every accepted connection to a callback (the HTTP server
 /// turns each one into a session process under the sharded supervisor). It
 /// bounds the number of open connections, survives running out of file
-/// descriptors, and drains gracefully on stop.
+/// descriptors, has the kernel reap connections to peers that vanished
+/// (keepalive, TCP_USER_TIMEOUT), and drains gracefully on stop.
 #pragma once
 
 #include <chrono>
@@ -39,12 +40,45 @@ struct listener_options {
   /// per consecutive failure up to `emfile_backoff_max`.
   std::chrono::milliseconds emfile_backoff_min{10};
   std::chrono::milliseconds emfile_backoff_max{1000};
+
+  // -- peers that vanish -------------------------------------------------------
+  //
+  // A client whose machine loses power, or whose cable or NAT mapping goes,
+  // sends no FIN and no RST. Without help the kernel keeps such a stream for
+  // ever if it is idle (a stream between two messages), and for about 15
+  // minutes of retransmissions (net.ipv4.tcp_retries2) if data is in flight
+  // (a heartbeat, a message); the session meanwhile holds its descriptor, its
+  // buffers and its registry entry. These options, set on every accepted
+  // socket, let the kernel reap such a stream after about two minutes: the
+  // session's next read or write then fails (ETIMEDOUT) and it ends. A live
+  // client that merely reads slowly still acknowledges, so it is not cut by
+  // them (the server's slow-reader policy covers it).
+
+  /// SO_KEEPALIVE with TCP_KEEPIDLE: after this long without any segment
+  /// from the peer, probe it. Zero leaves keepalive off.
+  std::chrono::seconds keepalive_idle{60};
+  /// TCP_KEEPINTVL: between two unanswered probes.
+  std::chrono::seconds keepalive_interval{10};
+  /// TCP_KEEPCNT: unanswered probes before the stream is dropped (60 s +
+  /// 6 x 10 s: an idle stream to a vanished peer goes after two minutes).
+  int keepalive_count = 6;
+  /// TCP_USER_TIMEOUT: sent data may stay unacknowledged this long before
+  /// the kernel drops the stream. It covers what keepalive cannot: a stream
+  /// with data in flight is never idle, so it is never probed. Linux also
+  /// applies it to keepalive, where it overrides `keepalive_count` (hence
+  /// the same two minutes). Rounded down to milliseconds; zero leaves the
+  /// kernel's retransmission limit.
+  std::chrono::milliseconds user_timeout{120'000};
 };
 
 /// An accepted connection. Opaque outside the library: the HTTP session
 /// owns its socket.
 class connection;
 using connection_ptr = std::shared_ptr<connection>;
+
+/// The connection's descriptor, to read (or add) socket options with
+/// getsockopt/setsockopt. Its owner reads, writes and closes it: do not.
+int native_handle(const connection& conn) noexcept;
 
 /// What `listener::stop` did to the connections still open.
 struct drain_report {
@@ -60,6 +94,10 @@ struct listener_stats {
   std::uint64_t accepted = 0;        ///< Connections accepted since start.
   std::uint64_t fd_exhausted = 0;    ///< Accepts that failed with EMFILE/ENFILE.
   std::uint64_t paused = 0;          ///< Times accepting paused at max_connections.
+  /// setsockopt calls the kernel refused on accepted sockets (keepalive,
+  /// TCP_USER_TIMEOUT: e.g. a value out of its range); such a connection is
+  /// served without that option. The first refusal is logged.
+  std::uint64_t socket_option_failures = 0;
 };
 
 class listener {
