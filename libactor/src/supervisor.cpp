@@ -450,6 +450,10 @@ private:
         return fmt::format("child {} has no start function", spec.id);
       if (!simple() && !ids.insert(spec.id).second)
         return fmt::format("duplicate child id {}", spec.id);
+      if (spec.own_intensity
+          && (spec.own_intensity->intensity < 0 || spec.own_intensity->period.count() <= 0))
+        return fmt::format("child {}: own_intensity needs intensity >= 0 and a positive period",
+                           spec.id);
     }
     return {};
   }

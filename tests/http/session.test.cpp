@@ -5,6 +5,7 @@
 #include "libactor/process.hpp"
 
 #include <future>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -555,4 +556,51 @@ TEST_CASE("when the connection tree of a temporary server gives up, the process 
   auto top = f.srv.connections().top();
   libactor::exit(top, exit_reason::kill());
   CHECK(test::eventually([&] { return f.srv.stats().tree_down; }));
+  // New clients are told, not silently dropped.
+  test_client c{f.srv.port()};
+  auto r = c.read_reply();
+  REQUIRE(r);
+  CHECK(r->status == 503);
+  CHECK(c.wait_closed());
+}
+
+TEST_CASE("thousands of pipelined requests in one read are answered without nesting a call per "
+          "request",
+          "[http][session][pipelining]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  std::string batch;
+  for (int i = 0; i < 20000; ++i)
+    batch += "GET /hello HTTP/1.1\r\nHost:a\r\n\r\n";
+  std::thread sender{[&] { c.send(batch); }};
+  int answered = 0;
+  while (answered < 20000) {
+    auto r = c.read_reply();
+    if (!r)
+      break;
+    ++answered;
+  }
+  sender.join();
+  CHECK(answered == 20000);
+}
+
+TEST_CASE("a stream may subscribe to one key only", "[http][session][stream]") {
+  registry reg{test::replaying_registry()};
+  node n{test::small_node()};
+  http::http_router r;
+  r.add("GET", "/two", [&reg](http::context& ctx) {
+    ctx.start_chunked("text/plain");
+    ctx.subscribe(reg, registry_key{"a"});
+    ctx.subscribe(reg, registry_key{"b"}); // a programming error: the session crashes
+  });
+  http::server srv{n, test::quick_server(), std::move(r)};
+  test_client c{srv.port()};
+  c.send(get("/two"));
+  REQUIRE(c.read_until("\r\n\r\n"));
+  // The stream had begun: the restarted session resumes it, on key "a" only.
+  CHECK(test::eventually([&] { return srv.stats().crashes == 1 && reg.lookup("a").size() == 1; }));
+  CHECK(reg.lookup("b").empty());
+  CHECK(reg.send("a", "on a") == 1);
+  CHECK(c.read_chunk() == std::optional<std::string>{"on a"});
+  srv.stop();
 }

@@ -97,8 +97,11 @@ std::string to_string(const shutdown_mode& x);
 using start_function = std::function<pid(process& sup, const std::any& args)>;
 
 /// A restart budget of a child's own (a libactor extension, see `child_spec::own_intensity`).
+/// Counted in a window that opens at a crash and lasts `period` (16 bytes per
+/// child instead of a list of times): a burst that straddles two windows may
+/// fit up to twice `intensity` crashes in one period.
 struct child_intensity {
-  /// More than `intensity` crashes within `period` and the child is given up.
+  /// More than `intensity` crashes within a window and the child is given up.
   int intensity = 3;
   std::chrono::milliseconds period{60'000};
 };

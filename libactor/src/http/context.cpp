@@ -51,6 +51,7 @@ void context::start_chunked(std::string_view content_type, std::shared_ptr<const
   st_.hooks = std::move(hooks);
   st_.now = phase::streaming;
   st_.ticks = 0;
+  st_.discarded_input = false;
   st_.server->streams.fetch_add(1, std::memory_order_relaxed);
   if (st_.hooks && st_.hooks->heartbeat.count() > 0)
     detail::arm_timer(self_, st_, st_.hooks->heartbeat);
@@ -96,11 +97,21 @@ bool context::subscribe(registry& reg, const registry_key& key, std::optional<st
     return true; // HEAD opens no stream, so it subscribes nothing
   if (st_.conn->closed())
     return false;
-  st_.reg = &reg;
-  st_.key = key;
+  if (st_.key)
+    // One key per stream: a restart resumes it after the last id written,
+    // and ids are per key.
+    throw std::logic_error("subscribe: this stream already has a key");
   if (last_seen)
     st_.last_id = last_seen;
   auto r = reg.register_process(key, self_.self(), last_seen);
+  if (!r.ok()) {
+    st_.last_id.reset();
+    return false;
+  }
+  // Remembered only once registered: a refused key is not re-registered
+  // after a crash, and a stream ending on keep-alive unregisters it.
+  st_.reg = &reg;
+  st_.key = key;
   // What the registry will send from now on starts after the baseline. A
   // session restarted after a crash registers again after `last_id`, so it
   // must never be below the baseline: the messages its predecessor's

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 
 #include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
@@ -49,9 +50,18 @@ void give_up_session(const std::any& args) {
   auto st = std::any_cast<detail::session_ptr>(args);
   auto& sh = *st->server;
   sh.crash_budget_closes.fetch_add(1, std::memory_order_relaxed);
+  sh.crashes.fetch_add(1, std::memory_order_relaxed); // this crash has no recover() to count it
   log::warning("session_crash_budget_spent", log::kv("conn", st->conn->id()));
   boost::asio::post(st->conn->socket().get_executor(), [st] {
     detail::disarm_timer(*st);
+    if (st->now == detail::phase::handling && !st->response_started && !st->conn->closed()) {
+      // The request that crashed it still gets its answer, then the close.
+      st->current.keep_alive = false;
+      st->server->count_status(500);
+      auto bytes = serialize(error(500, "the handler crashed"), st->current);
+      boost::system::error_code ignored;
+      boost::asio::write(st->conn->socket(), boost::asio::buffer(bytes), ignored);
+    }
     if (st->stream != detail::stream_kind::none) {
       st->stream = detail::stream_kind::none;
       st->server->streams.fetch_sub(1, std::memory_order_relaxed);
@@ -133,6 +143,16 @@ server::server(node& owner, server_options opts, http_router routes)
   impl_->listen = std::make_unique<net::listener>(
     owner, sh->opts.listen,
     [sh, conns](net::connection_ptr conn) mutable {
+      if (sh->tree_down.load(std::memory_order_relaxed)) {
+        // A temporary server whose tree gave up: say so instead of a silent close.
+        static constexpr std::string_view unavailable =
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        boost::system::error_code ignored;
+        conn->socket().write_some(boost::asio::buffer(unavailable.data(), unavailable.size()), ignored);
+        sh->count_status(503);
+        conn->close();
+        return;
+      }
       auto st = std::make_shared<detail::session_state>(std::move(conn), sh);
       // A cast, not a call: this runs on an I/O thread, which must not wait
       // for a supervisor that runs on the same threads.

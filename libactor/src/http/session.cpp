@@ -54,8 +54,9 @@ void arm_read(process& self, session_state& st) {
 }
 
 void arm_write(process& self, session_state& st) {
-  if (st.conn->closed())
+  if (st.write_armed || st.conn->closed())
     return;
+  st.write_armed = true;
   st.conn->socket().async_wait(asio::socket_base::wait_write, notify<writable_atom>(self));
 }
 
@@ -129,6 +130,12 @@ void dispatch(process& self, session_state& st, request req) {
 /// bytes of a request leave `leftover` before its handler runs, so that a
 /// restarted session never runs the request that crashed it again.
 void consume(process& self, session_state& st) {
+  // One loop per connection: a handler that completes its response calls
+  // back in here (complete_response); the loop already running picks up the
+  // next request instead, so thousands of pipelined requests never nest.
+  if (st.in_consume)
+    return;
+  st.in_consume = true;
   auto& sh = shared(st);
   using state = request_parser::result::state;
   bool more = true;
@@ -165,6 +172,7 @@ void consume(process& self, session_state& st) {
         break;
     }
   }
+  st.in_consume = false;
   if (st.leftover.empty())
     std::string{}.swap(st.leftover); // an idle session keeps no buffer
   else if (output_backed_up(st) && (st.now == phase::idle || st.now == phase::reading))
@@ -208,7 +216,12 @@ void on_readable(process& self, session_state& st) {
     return;
   thread_local std::array<char, 64 * 1024> buf;
   auto& sock = st.conn->socket();
+  // At most this many reads per wake-up, then the others on this thread get
+  // their turn (and the wheel its tick): a fast sender cannot hog it.
+  int reads_left = 16;
   for (;;) {
+    if (reads_left-- == 0)
+      break;
     if (output_backed_up(st) && !st.lingering) {
       // Backpressure: the client is not taking its answers. Read nothing
       // more (no read is armed) until on_writable has drained the queue.
@@ -230,8 +243,14 @@ void on_readable(process& self, session_state& st) {
       end_session(self, st, std::move(reason));
       return;
     }
-    if (st.now == phase::streaming || st.now == phase::closing)
-      continue; // a client does not talk during a stream; lingering: discard
+    if (st.now == phase::streaming || st.now == phase::closing) {
+      // A client does not talk during a stream; lingering: discard. Bytes
+      // dropped during a stream break the request framing: such a stream
+      // does not return its connection to keep-alive.
+      if (st.now == phase::streaming)
+        st.discarded_input = true;
+      continue;
+    }
     st.leftover.append(buf.data(), n);
     consume(self, st);
     if (st.conn->closed())
@@ -254,6 +273,12 @@ void on_writable(process& self, session_state& st) {
   st.outbound.erase(0, n);
   if (!st.outbound.empty()) {
     arm_write(self, st);
+    // The client is taking bytes: its deadline counts from this progress
+    // (a long download is not a stalled one).
+    if (n > 0 && st.now == phase::closing && !st.lingering)
+      arm_timer(self, st, shared(st).opts.closing_timeout);
+    else if (n > 0 && st.now == phase::idle)
+      arm_timer(self, st, shared(st).opts.idle_timeout);
   } else {
     std::string{}.swap(st.outbound);
     if (st.close_after_flush) {
@@ -358,6 +383,12 @@ void on_drain(process& self, session_state& st) {
   }
   switch (st.now) {
     case phase::idle:
+      if (!st.leftover.empty())
+        return; // parked pipelined requests: the next is answered, then the close
+      if (!st.outbound.empty()) {
+        close_after_output(self, st); // answers still being written
+        return;
+      }
       end_session(self, st, exit_reason::shutdown("drained"));
       return;
     case phase::streaming: {
@@ -376,8 +407,17 @@ void recover(process& self, session_state& st) {
   auto& sh = shared(st);
   boost::system::error_code ignored;
   st.conn->socket().cancel(ignored); // the crashed session's pending waits
+  // What belonged to the crashed process: its waits (cancelled above), its
+  // parse loop, its pause (the new process re-checks the output).
+  st.read_armed = false;
+  st.write_armed = false;
+  st.in_consume = false;
+  st.paused = false;
   switch (st.now) {
     case phase::idle:
+      // The crashed process's timer entry named it: re-arm for this one.
+      arm_timer(self, st, sh.opts.idle_timeout);
+      finish_if_input_done(self, st);
       return;
     case phase::handling:
       sh.crashes.fetch_add(1, std::memory_order_relaxed);
@@ -457,6 +497,8 @@ void complete_response(process& self, session_state& st) {
     st.hooks.reset();
     st.last_id.reset();
     shared(st).streams.fetch_sub(1, std::memory_order_relaxed);
+    if (st.discarded_input) // what the client sent meanwhile is lost: no next request
+      st.current.keep_alive = false;
   }
   // The next request on this connection may be anyone's: what this one
   // subscribed to must not reach it.
@@ -549,7 +591,6 @@ caf::behavior session_body(process& self, session_ptr st) {
   } else {
     recover(self, *st);
   }
-  st->read_armed = false; // a crashed session's waits were cancelled (recover)
   if (!st->conn->closed()) {
     arm_read(self, *st);
     if (!st->outbound.empty())
@@ -562,7 +603,10 @@ caf::behavior session_body(process& self, session_ptr st) {
       st->read_armed = false; // the wait that sent this is spent
       on_readable(self, *st);
     },
-    [self, st](writable_atom) mutable { on_writable(self, *st); },
+    [self, st](writable_atom) mutable {
+      st->write_armed = false;
+      on_writable(self, *st);
+    },
     [self, st](timeout_atom) mutable { on_timeout(self, *st); },
     [self, st](drain_atom) mutable { on_drain(self, *st); },
     [self, st](routed_atom, std::uint64_t id, const std::string& payload) mutable {

@@ -75,7 +75,10 @@ public:
 
   // -- streams ---------------------------------------------------------------
 
-  /// Starts a chunked response; the connection is then this stream's.
+  /// Starts a chunked response; the connection is then this stream's. For
+  /// a HEAD request only the head is sent and no stream opens: what the
+  /// handler then writes is discarded and `subscribe` registers nothing, so
+  /// one handler serves GET and HEAD.
   void start_chunked(std::string_view content_type = "text/plain; charset=utf-8",
                      std::shared_ptr<const stream_hooks> hooks = {});
 
@@ -95,7 +98,10 @@ public:
   /// reach the stream's `on_message`. It is remembered: a session restarted
   /// after a crash registers again, after the last message it wrote, and the
   /// registry delivers what it missed. `last_seen` asks for replay after
-  /// that id (SSE `Last-Event-ID`). Returns false if the registry refused
+  /// that id (SSE `Last-Event-ID`). A stream has one key: a second call
+  /// throws `std::logic_error`. When the stream ends on a keep-alive
+  /// connection the key is unregistered before the next request is read.
+  /// Returns false if the registry refused
   /// (e.g. a unique key already held).
   bool subscribe(registry& reg, const registry_key& key,
                  std::optional<std::uint64_t> last_seen = std::nullopt);

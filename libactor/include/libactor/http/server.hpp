@@ -90,8 +90,9 @@ struct server_options {
   /// if the tree gives up (its top supervisor reached its intensity), the
   /// process logs why and exits with status 1, so that a service manager
   /// restarts it, as an Erlang node whose permanent application stopped.
-  /// `temporary`: it is logged, the server stops listening and
-  /// `server_stats::tree_down` says so; the process lives on.
+  /// `temporary`: it is logged, `server_stats::tree_down` says so, every new
+  /// connection gets `503` and is closed, and the process lives on (the user
+  /// decides what to do, e.g. stop this server and start another).
   restart_type tree_restart = restart_type::permanent;
   /// How long `stop` waits for sessions to finish before cutting them.
   std::chrono::milliseconds drain_timeout{5'000};

@@ -71,6 +71,12 @@ struct session_state {
   bool lingering = false;
   /// A readability wait is pending: one is enough.
   bool read_armed = false;
+  /// A writability wait is pending: one is enough.
+  bool write_armed = false;
+  /// The parse loop is running (consume): it is not entered twice.
+  bool in_consume = false;
+  /// Bytes arrived during a stream and were discarded.
+  bool discarded_input = false;
   /// This state's own control block, for the timer's aliasing pointer.
   std::weak_ptr<session_state> self_ref;
 
