@@ -21,16 +21,19 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 
-def start_comet(build, *extra):
-    cmd = [os.path.join(build, "examples/comet/comet"), "--port", "0", "--heartbeat", "0",
-           "--log-level", "warning", *extra]
+def start_comet(build, *extra, binary=None):
+    cmd = [binary or os.path.join(build, "examples/comet/comet"), "--port", "0", "--heartbeat", "0", *extra]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in proc.stdout:
         m = re.search(r"port=(\d+)", line)
         if m:
+            # The storm makes comet log a crash report per crash: keep reading
+            # its output, or a full pipe would stall the server being measured.
+            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
             return proc, int(m.group(1))
     raise RuntimeError("comet did not print its port")
 
@@ -152,8 +155,8 @@ def crash_phase(build, seconds, workers, rounds):
     return rows
 
 
-def flood_phase(build, conns, megabytes):
-    srv, port = start_comet(build)
+def flood_phase(build, conns, megabytes, binary=None):
+    srv, port = start_comet(build, binary=binary)
     try:
         before = rss(srv.pid)
         socks = []
@@ -176,7 +179,10 @@ def flood_phase(build, conns, megabytes):
             socks.append(s)
         time.sleep(1.0)
         after = rss(srv.pid)
-        pauses = metric(port, "comet_read_pauses_total")
+        try:
+            pauses = metric(port, "comet_read_pauses_total")
+        except Exception:
+            pauses = float("nan")
         hello_ok = b"hello" in http(port, "GET", "/hello")
         for s in socks:
             s.close()
@@ -194,6 +200,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--flood-conns", type=int, default=20)
     ap.add_argument("--flood-mb", type=int, default=8)
+    ap.add_argument("--compare-comet", help="another comet binary (e.g. an older build) to flood too")
     a = ap.parse_args()
     print(f"# crash storm: comet --allow-crash, {a.workers} storm processes, probe GET /hello, "
           f"{a.seconds:.0f} s per phase, {a.rounds} rounds")
@@ -204,8 +211,12 @@ def main():
               f"{r[5] / r[3]:.2f} {r[6]:.0f} {r[7]:.0f} {r[8]}")
     before, after, total, pauses, ok = flood_phase(a.build, a.flood_conns, a.flood_mb)
     print(f"# pipeline flood: {a.flood_conns} connections pipelining GET / (2 KB answers), never reading")
-    print(f"flood_bytes_accepted={total} rss_before={before} rss_after={after} "
+    print(f"this_build flood_bytes_accepted={total} rss_before={before} rss_after={after} "
           f"rss_growth={after - before} read_pauses={pauses:.0f} hello_served={ok}")
+    if a.compare_comet:
+        before, after, total, pauses, ok = flood_phase(a.build, a.flood_conns, a.flood_mb, a.compare_comet)
+        print(f"compared flood_bytes_accepted={total} rss_before={before} rss_after={after} "
+              f"rss_growth={after - before} read_pauses={pauses:.0f} hello_served={ok}")
 
 
 if __name__ == "__main__":

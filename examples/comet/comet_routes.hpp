@@ -1,5 +1,5 @@
 /// @file
-/// The comet contract (DESIGN.md) as route handlers. Every handler runs in
+/// The comet contract (docs/comet.md) as route handlers. Every handler runs in
 /// the session process of its connection; a stream's hooks run there too.
 #pragma once
 

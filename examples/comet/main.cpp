@@ -1,5 +1,5 @@
-// comet: the million-user comet server on libactor (DESIGN.md, "The comet
-// server contract"). Every connection is a session process, a tiny web
+// comet: the million-user comet server on libactor (docs/comet.md, its
+// routes and flags). Every connection is a session process, a tiny web
 // server of its own; streams register under their user id in the registry,
 // and a POST anywhere on the node reaches every stream of that user.
 //
@@ -113,9 +113,13 @@ int run(const comet::options& o) {
   comet::services svc{node, registry, o, nodes};
   libactor::http::server server{node, srv, comet::make_routes(svc)};
   svc.server.store(&server, std::memory_order_release);
-  log::info("listening", log::kv("address", fmt::format("{}:{}", o.address, server.port())),
-            log::kv("threads", node.config().io_threads), log::kv("open_files", files),
-            log::kv("allow_crash", o.allow_crash), log::kv("nats_servers", o.nats.size()));
+  // Written at every log level (the contract): a script started with
+  // `--port 0 --log-level warning` still learns the port from it.
+  log::write(log::level::info, "listening",
+             {log::kv("address", fmt::format("{}:{}", o.address, server.port())),
+              log::kv("port", server.port()), log::kv("threads", node.config().io_threads),
+              log::kv("open_files", files), log::kv("allow_crash", o.allow_crash),
+              log::kv("nats_servers", o.nats.size())});
   if (files != 0 && o.max_connections + 64 > files)
     log::warning("max_connections_above_file_limit", log::kv("max_connections", o.max_connections),
                  log::kv("open_files", files));

@@ -2,7 +2,7 @@
 /// The registry: routes messages to processes by key (a user id), mochiweb's
 /// "router". HTTP session processes register under their user's id; a
 /// `POST /send/<id>` anywhere on the node then reaches every open stream of
-/// that user, and `POST /broadcast` reaches them all (DESIGN.md, comet).
+/// that user, and `POST /broadcast` reaches them all (docs/comet.md).
 ///
 /// - Keys are strings or 64-bit integers (registry_key.hpp). In `unique` mode
 ///   a key names at most one process (OTP's `register/2`); in `duplicate`

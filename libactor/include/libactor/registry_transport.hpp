@@ -1,7 +1,7 @@
 /// @file
 /// The seam between the registry (registry.hpp) and other nodes. A registry
 /// delivers to the processes of its own node; when users outgrow one node, a
-/// transport (cluster/nats_transport.hpp, see DESIGN.md "Several nodes") is
+/// transport (cluster/nats_transport.hpp, see docs/cluster.md) is
 /// plugged in here and `registry::send` / `registry::broadcast` reach the
 /// other nodes too, with unchanged signatures. A single node needs no transport.
 ///

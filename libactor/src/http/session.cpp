@@ -1,6 +1,6 @@
 // The session process: one per connection, its own tiny HTTP/1.1 server.
 //
-// I/O pattern (DESIGN.md, "Memory discipline"): while idle, a session holds
+// I/O pattern (docs/architecture.md, "Memory discipline"): while idle, a session holds
 // no read buffer and no parser; it waits for readability (an Asio
 // async_wait whose completion sends it `readable`), then reads into a
 // per-thread buffer and keeps only bytes it could not use yet. Writes go

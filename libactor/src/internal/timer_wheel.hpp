@@ -1,6 +1,6 @@
 /// @file
 /// Coarse timers for many connections: one wheel per I/O thread instead of
-/// one Asio timer per connection (DESIGN.md, "Memory discipline").
+/// one Asio timer per connection (docs/architecture.md, "Memory discipline").
 #pragma once
 
 #include <array>

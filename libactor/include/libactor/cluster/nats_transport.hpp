@@ -1,6 +1,6 @@
 /// @file
 /// The cluster transport: carries the registry's `send` and `broadcast` to
-/// the other nodes over NATS (DESIGN.md "Several nodes"), so that
+/// the other nodes over NATS (docs/cluster.md), so that
 /// `POST /send/<id>` on any node reaches that user's sessions wherever they
 /// live. Plug one into `registry_config::transport`; the registry's API does
 /// not change. docs/cluster.md describes subjects, ids, replay and failures.

@@ -4,7 +4,7 @@
 /// restarted session finds the connection, the unparsed bytes, the unsent
 /// bytes and the open stream where the crashed one left them. Kept small
 /// and separate from the actor so that an idle session can later hibernate
-/// into it (DESIGN.md, "Coming later").
+/// into it (docs/architecture.md, "Memory discipline").
 #pragma once
 
 #include <atomic>

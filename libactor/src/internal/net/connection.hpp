@@ -2,7 +2,7 @@
 /// One accepted TCP connection: the socket plus the listener's bookkeeping.
 /// It is shared (std::shared_ptr) so that it can outlive the session process
 /// that uses it: when a session crashes, the supervisor restarts it with the
-/// same connection (DESIGN.md, "Crash isolation semantics").
+/// same connection (docs/http.md, "Crash isolation").
 #pragma once
 
 #include <atomic>
