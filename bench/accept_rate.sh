@@ -6,6 +6,8 @@
 # server CPU microseconds per connection (utime+stime / connections).
 #
 #   bench/accept_rate.sh [build-dir]      env: ROUNDS=3 DURATION=8 CONNS=50 THREADS=1
+#   BEFORE=<path to another http_hello> adds a third contender (an older build,
+#   say), run in the same rounds, to check that a change did not tax the path.
 set -euo pipefail
 build="${1:-build}"
 rounds="${ROUNDS:-3}"
@@ -46,6 +48,9 @@ for ((r = 1; r <= rounds; ++r)); do
   for mode in close keepalive; do
     run asio "$build/bench/asio_baseline/asio_baseline" "$mode" | tee -a "$results"
     run libactor "$build/bench/http_hello/http_hello" "$mode" | tee -a "$results"
+    if [[ -n "${BEFORE:-}" ]]; then
+      run before "$BEFORE" "$mode" | tee -a "$results"
+    fi
   done
 done
 
@@ -57,5 +62,11 @@ for mode in close keepalive; do
   lc=$(awk -v m="$mode" '$1=="libactor" && $2==m {print $4}' "$results" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
   awk -v m="$mode" -v a="$a" -v l="$l" -v ac="$ac" -v lc="$lc" 'BEGIN {
     printf "%-9s asio=%.0f/s libactor=%.0f/s ratio=%.2f  cpu_us/req asio=%s libactor=%s\n", m, a, l, l/a, ac, lc }'
+  if [[ -n "${BEFORE:-}" ]]; then
+    b=$(awk -v m="$mode" '$1=="before" && $2==m {print $3}' "$results" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+    bc=$(awk -v m="$mode" '$1=="before" && $2==m {print $4}' "$results" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+    awk -v m="$mode" -v a="$a" -v b="$b" -v ac="$ac" -v bc="$bc" -v lc="$lc" 'BEGIN {
+      printf "%-9s before=%.0f/s ratio=%.2f  cpu_us/req before=%s (cpu ratio to asio: before %.2f, now %.2f)\n", m, b, b/a, bc, bc/ac, lc/ac }'
+  fi
 done
 rm -f "$results"

@@ -127,7 +127,7 @@ TEST_CASE("comet attack: a HEAD on one user's stream route subscribes nothing, s
   CHECK(c.read_chunk() == std::optional<std::string>{"for bob\n"});
 }
 
-TEST_CASE("comet attack: a crash storm from many connections costs those connections only; "
+TEST_CASE("comet attack: a crash storm from many connections costs those connections only, and "
           "no shard or top budget is spent",
           "[examples][comet][attack]") {
   // Each shard may restart once in 5 s: before per-connection budgets, the

@@ -470,7 +470,7 @@ TEST_CASE("header limits are enforced while the header block is still arriving",
   }
 }
 
-TEST_CASE("a malformed request line is a 400; 505 is for a well-formed other version",
+TEST_CASE("a malformed request line is a 400, and 505 is for a well-formed other version",
           "[http][parser][hostile]") {
   CHECK(status_of("GET /a b HTTP/1.1", "Host: a\r\n") == 400);
   CHECK(feed_in_steps("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 1).error_status == 400);

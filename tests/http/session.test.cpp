@@ -284,7 +284,7 @@ TEST_CASE("an SSE heartbeat is a comment framed as a chunk, and the stream goes 
   }
 }
 
-TEST_CASE("notify reaches a stream's on_info hook; a throwing hook restarts the stream in place",
+TEST_CASE("notify reaches a stream's on_info hook, and a throwing hook restarts the stream in place",
           "[http][session][stream][crash]") {
   test::http_fixture f;
   test_client c{f.srv.port()};
@@ -417,7 +417,7 @@ TEST_CASE("a stream that ends on a keep-alive connection unsubscribes, so the ne
   CHECK(f.srv.stats().streams == 1);
 }
 
-TEST_CASE("a connection whose session crashes past its budget is closed and counted; the shards "
+TEST_CASE("a connection whose session crashes past its budget is closed and counted, and the shards "
           "spend nothing",
           "[http][session][crash]") {
   auto opts = test::quick_server();
