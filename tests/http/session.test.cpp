@@ -536,6 +536,18 @@ TEST_CASE("an error answer is followed by a lingering close, so the client reads
   CHECK(c.wait_closed());
 }
 
+TEST_CASE("a Connection: close answer with more input behind it is followed by a lingering close",
+          "[http][session][linger]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  c.send("GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" + std::string(200000, 'c'));
+  auto r = c.read_reply();
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body.size() == 1u << 20);
+  CHECK(c.wait_closed());
+}
+
 #ifdef LIBACTOR_TREE_EXIT_SERVER
 TEST_CASE("when the connection tree gives up, a permanent server logs why and exits with status 1",
           "[http][session][tree]") {

@@ -526,6 +526,10 @@ void close_after_output(process& self, session_state& st) {
   auto& sh = shared(st);
   st.now = phase::closing;
   st.close_after_flush = true;
+  // Input not yet consumed (pipelined after a `Connection: close`, say):
+  // closing over it would reset the connection, so linger as after an error.
+  if (!st.leftover.empty() || st.parser)
+    st.linger = true;
   st.parser.reset(); // nothing more is parsed on this connection
   std::string{}.swap(st.leftover);
   if (!st.outbound.empty()) {
