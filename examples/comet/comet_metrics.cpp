@@ -108,6 +108,7 @@ std::string prometheus_text(const services& svc, const libactor::http::server& s
   dropped("expired", r.expired);            // waited longer than --keep
   dropped("slow_reader", s.dropped_chunks); // the client did not read fast enough
   dropped("not_streaming", s.routed_dropped);
+  dropped("poison_skipped", s.poison_skipped); // its handler crashed; the client got a reset
   out += svc.nodes.metrics();
   metric(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
          resident_bytes());

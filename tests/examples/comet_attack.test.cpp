@@ -185,12 +185,36 @@ TEST_CASE("comet attack: a poison broadcast to 2,000 streams restarts each once,
   CHECK(wait_metric(srv.port, "comet_session_restarts_total", [](double v) { return v >= n; }) == n);
   CHECK(request(srv.port, "POST", "/broadcast", "after the poison").body == std::to_string(n) + "\n");
   for (auto& s : streams) {
+    // The poison is skipped and said so: never a silent gap.
+    auto reset = s->c.read_chunk();
+    REQUIRE(reset);
+    CHECK(*reset == "reset poison_skipped 1\n");
     auto got = s->c.read_chunk();
     REQUIRE(got);
     CHECK(*got == "after the poison\n");
   }
+  auto text = request(srv.port, "GET", "/metrics").body;
+  CHECK(text.find("comet_messages_dropped_total{reason=\"poison_skipped\"} " + std::to_string(n) + "\n")
+        != std::string::npos);
   CHECK(metric_value(srv.port, "comet_session_restarts_total") == n);
   CHECK(metric_value(srv.port, "comet_streams") == n);
+}
+
+TEST_CASE("comet attack: an SSE stream that a poison message crashed gets a reset event, then "
+          "the next message",
+          "[examples][comet][attack]") {
+  comet_process srv{{"--allow-crash"}};
+  test_client c{srv.port};
+  c.send("GET /events/sse1 HTTP/1.1\r\nHost: t\r\n\r\n");
+  REQUIRE(c.read_until("\r\n\r\n"));
+  CHECK(request(srv.port, "POST", "/crash").body == "1\n");
+  CHECK(request(srv.port, "POST", "/send/sse1", "next").body == "1\n");
+  auto reset = c.read_until("\n\n");
+  REQUIRE(reset);
+  CHECK(reset->find("event: reset\ndata: {\"reason\": \"poison_skipped\", \"lost\": 1}")
+        != std::string::npos);
+  auto next = c.read_until("data: next\n");
+  CHECK(next);
 }
 
 TEST_CASE("comet attack: a client that pipelines without reading is paused, not buffered, and "

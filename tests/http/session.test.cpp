@@ -232,6 +232,9 @@ TEST_CASE("a stream resumes on the same connection after its session crashes, lo
   f.reg.send("alice", "crash");
   for (int i = 2; i <= 5; ++i)
     f.reg.send("alice", "m" + std::to_string(i));
+  // The message that crashed it is skipped, and the client is told so.
+  CHECK(c.read_chunk() == std::optional<std::string>{"reset poison_skipped 1\n"});
+  CHECK(f.srv.stats().poison_skipped == 1);
   for (int i = 2; i <= 5; ++i)
     CHECK(c.read_chunk() == std::optional<std::string>{"m" + std::to_string(i) + "\n"});
   f.reg.send("bob", "b1");

@@ -192,6 +192,7 @@ server_stats server::stats() const {
   out.routed_dropped = sh.routed_dropped.load();
   out.crash_budget_closes = sh.crash_budget_closes.load();
   out.read_pauses = sh.read_pauses.load();
+  out.poison_skipped = sh.poison_skipped.load();
   out.tree_down = sh.tree_down.load();
   out.listener = impl_->listen->stats();
   out.sessions = sh.sessions.load();

@@ -353,6 +353,7 @@ void on_routed(process& self, session_state& st, std::uint64_t id, const std::st
   // if handling it crashes the session, the restart resumes after it
   // instead of crashing on it again forever.
   st.last_id = id;
+  st.in_routed = true; // still set if the handler throws: recover() then counts a poison
   context ctx{st, self, nullptr};
   if (st.hooks && st.hooks->on_message) {
     st.hooks->on_message(ctx, id, payload);
@@ -363,6 +364,25 @@ void on_routed(process& self, session_state& st, std::uint64_t id, const std::st
     ctx.send_event(ev);
   } else {
     ctx.write_chunk(payload);
+  }
+  st.in_routed = false;
+}
+
+/// A routed message crashed the stream's handler: it is skipped (the
+/// restarted session resumes after it), counted, and the client is told
+/// in the stream's own framing, never left with a silent gap: SSE an
+/// `event: reset`, a chunked or raw stream a `reset <reason> <lost>` line.
+void report_poison(process& self, session_state& st) {
+  st.in_routed = false;
+  shared(st).poison_skipped.fetch_add(1, std::memory_order_relaxed);
+  context ctx{st, self, nullptr};
+  if (st.stream == stream_kind::sse) {
+    sse_event ev;
+    ev.event = "reset";
+    ev.data = R"({"reason": "poison_skipped", "lost": 1})";
+    ctx.send_event(ev);
+  } else {
+    ctx.write_chunk("reset poison_skipped 1\n");
   }
 }
 
@@ -433,6 +453,8 @@ void recover(process& self, session_state& st) {
       return;
     case phase::streaming:
       sh.crashes.fetch_add(1, std::memory_order_relaxed);
+      if (st.in_routed)
+        report_poison(self, st);
       // Registering again after the last id written makes the registry
       // deliver, in order, what was sent while no session held the key.
       if (st.reg && st.key)

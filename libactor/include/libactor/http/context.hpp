@@ -32,6 +32,10 @@ class context;
 /// Shared and immutable: one instance serves every stream of a route.
 struct stream_hooks {
   /// A message routed to the stream's key (registry `send`/`broadcast`).
+  /// If it throws, the message is skipped, not handed to the restarted
+  /// session again, counted (`server_stats::poison_skipped`), and the client
+  /// gets a reset in the stream's framing: SSE `event: reset` with data
+  /// `{"reason": "poison_skipped", "lost": 1}`; chunked `reset poison_skipped 1`.
   /// Default: a chunked stream writes the payload as one chunk; an SSE
   /// stream writes an event with the message id and the payload as data.
   std::function<void(context&, std::uint64_t id, const std::string& payload)> on_message;

@@ -111,6 +111,7 @@ struct server_stats {
   std::uint64_t routed_dropped = 0; ///< Routed messages that found no stream.
   std::uint64_t crash_budget_closes = 0; ///< Connections closed: session crash budget spent.
   std::uint64_t read_pauses = 0;    ///< Times a session stopped reading: output backed up.
+  std::uint64_t poison_skipped = 0; ///< Routed messages skipped because their handler crashed.
   bool tree_down = false;           ///< The supervision tree gave up (`tree_restart`).
   net::listener_stats listener;
   std::size_t sessions = 0;         ///< Session processes alive.

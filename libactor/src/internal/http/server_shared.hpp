@@ -30,6 +30,7 @@ struct server_shared {
   std::atomic<std::uint64_t> routed_dropped{0};
   std::atomic<std::uint64_t> crash_budget_closes{0};
   std::atomic<std::uint64_t> read_pauses{0};
+  std::atomic<std::uint64_t> poison_skipped{0};
   /// Set by `server::stop` before it ends the tree: the tree's end is then
   /// expected, not a failure.
   std::atomic<bool> stopping{false};

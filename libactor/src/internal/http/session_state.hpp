@@ -77,6 +77,8 @@ struct session_state {
   bool in_consume = false;
   /// Bytes arrived during a stream and were discarded.
   bool discarded_input = false;
+  /// A routed message's handler is running (a crash now skips a poison).
+  bool in_routed = false;
   /// This state's own control block, for the timer's aliasing pointer.
   std::weak_ptr<session_state> self_ref;
 
