@@ -12,6 +12,24 @@ endif()
 add_library(libactor_warnings INTERFACE)
 target_compile_options(libactor_warnings INTERFACE -Wall -Wextra -Wpedantic)
 
+# Fuzzing (scripts/fuzz): libFuzzer comes with clang only, and a fuzz target
+# runs under ASan+UBSan. Every object gets libFuzzer's coverage
+# instrumentation (fuzzer-no-link); the targets in tests/fuzz add the
+# libFuzzer runtime and its main() at link time.
+if(LIBACTOR_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "LIBACTOR_FUZZ needs clang (CMAKE_CXX_COMPILER=clang++), "
+                        "not ${CMAKE_CXX_COMPILER_ID}")
+  endif()
+  if(LIBACTOR_SANITIZE STREQUAL "")
+    set(LIBACTOR_SANITIZE "address,undefined" CACHE STRING
+        "Sanitizers for every target: empty, 'address,undefined' or 'thread'" FORCE)
+  elseif(NOT LIBACTOR_SANITIZE STREQUAL "address,undefined")
+    message(FATAL_ERROR "LIBACTOR_FUZZ runs under address,undefined, not '${LIBACTOR_SANITIZE}'")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
+
 # Sanitizers apply to everything built here (library, tests, examples), as
 # mixing instrumented and plain objects gives false reports.
 if(LIBACTOR_SANITIZE)
