@@ -551,6 +551,26 @@ TEST_CASE("a Connection: close answer with more input behind it is followed by a
   CHECK(c.wait_closed());
 }
 
+TEST_CASE("bytes a client sends while its closing answer is still being written do not reset the "
+          "connection under the answer",
+          "[http][session][linger]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  int small = 4096;
+  ::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  const std::string body(60000, 'e');
+  c.send("POST /echo HTTP/1.0\r\nContent-Length: 60000\r\n\r\n" + body);
+  // The answer is being written (the client reads nothing yet); then the
+  // client sends more, which the closing session never reads.
+  REQUIRE(test::eventually([&] { return f.srv.stats().requests == 1; }));
+  c.send("GET /hello HTTP/1.1\r\nHost: f\r\n\r\n");
+  auto r = c.read_reply();
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body == body);
+  CHECK(c.wait_closed());
+}
+
 #ifdef LIBACTOR_TREE_EXIT_SERVER
 TEST_CASE("when the connection tree gives up, a permanent server logs why and exits with status 1",
           "[http][session][tree]") {

@@ -68,7 +68,6 @@ server_shared& shared(session_state& st) {
 /// byte stream cannot be trusted after a framing error).
 void refuse(process& self, session_state& st, unsigned status, std::string_view reason) {
   shared(st).count_status(status);
-  st.linger = true;
   st.now = phase::closing; // before the write: no further request is parsed
   queue_write(self, st, error_response(status, reason));
   close_after_output(self, st);
@@ -548,20 +547,21 @@ void close_after_output(process& self, session_state& st) {
   auto& sh = shared(st);
   st.now = phase::closing;
   st.close_after_flush = true;
-  // Input not yet consumed (pipelined after a `Connection: close`, say):
-  // closing over it would reset the connection, so linger as after an error.
-  if (!st.leftover.empty() || st.parser)
-    st.linger = true;
   st.parser.reset(); // nothing more is parsed on this connection
   std::string{}.swap(st.leftover);
   if (!st.outbound.empty()) {
     arm_timer(self, st, sh.opts.closing_timeout);
     return;
   }
-  if (st.linger && !st.lingering && !st.input_closed && sh.opts.linger_timeout.count() > 0) {
+  // A stopping server does not linger: its drain is waiting for this close.
+  if (!st.lingering && !st.input_closed && !st.conn->draining()
+      && sh.opts.linger_timeout.count() > 0) {
     // The answer is out: stop sending, then read and discard until the
-    // client closes or the linger ends (a close with unread input would
-    // reset the connection, and the reset can destroy the answer).
+    // client closes or the linger ends (RFC 9112 9.6). Closing at once would
+    // reset the connection as soon as the client sends anything more (a
+    // pipelined request, the rest of a refused body), and the reset can
+    // destroy the end of the answer before the client has read it. A client
+    // that closes after reading, as most do, ends the linger at once.
     st.lingering = true;
     boost::system::error_code ignored;
     st.conn->socket().shutdown(asio::socket_base::shutdown_send, ignored);

@@ -57,11 +57,12 @@ struct server_options {
   /// client) has this long to take its last bytes before it is cut: a peer
   /// that stopped reading cannot hold a connection in `closing` for ever.
   std::chrono::milliseconds closing_timeout{10'000};
-  /// After an error answer the server stops sending, then reads and discards
-  /// what the client still sends for up to this long before it closes (a
-  /// lingering close, as nginx's `lingering_timeout`): closing with unread
-  /// bytes would send a reset that can destroy the answer before the client
-  /// reads it. Zero closes at once.
+  /// When the server closes a connection after its last answer (an error,
+  /// `Connection: close`, HTTP/1.0), it stops sending, then reads and
+  /// discards what the client still sends until the client closes, for up
+  /// to this long (a lingering close, RFC 9112 9.6, nginx's
+  /// `lingering_timeout`): closing with unread bytes would send a reset
+  /// that can destroy the answer before the client reads it. Zero closes at once.
   std::chrono::milliseconds linger_timeout{2'000};
   /// Bytes a stream may hold unwritten before `slow_reader` applies.
   std::size_t max_outbound = 1 << 20;

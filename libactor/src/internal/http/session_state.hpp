@@ -64,10 +64,8 @@ struct session_state {
   bool input_closed = false;
   /// Reading stopped because output backed up (`max_pending_output`).
   bool paused = false;
-  /// Close with a linger (after an error answer): stop sending, discard
-  /// what the client still sends, then close.
-  bool linger = false;
-  /// The lingering phase has begun (our side shut down for writing).
+  /// The lingering close has begun (our side shut down for writing; what
+  /// the client still sends is discarded until it closes).
   bool lingering = false;
   /// A readability wait is pending: one is enough.
   bool read_armed = false;
