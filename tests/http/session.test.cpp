@@ -325,8 +325,7 @@ TEST_CASE("a slow reader's stream drops chunks beyond the outbound limit and cou
   opts.max_outbound = 4096;
   test::http_fixture f{opts};
   test_client c{f.srv.port()};
-  int small = 1;
-  ::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  c.set_receive_buffer(1);
   c.send(get("/stream/slow"));
   REQUIRE(c.read_until("welcome slow\n"));
   std::string big(16 * 1024, 'x');
@@ -481,8 +480,7 @@ TEST_CASE("a closing connection whose client does not read is cut after closing_
   opts.closing_timeout = 300ms;
   test::http_fixture f{opts};
   test_client c{f.srv.port()};
-  int small = 4096;
-  ::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  c.set_receive_buffer(4096);
   // The 400 for the last request waits behind 8 MiB the client never reads.
   std::string batch;
   for (int i = 0; i < 8; ++i)
@@ -556,8 +554,7 @@ TEST_CASE("bytes a client sends while its closing answer is still being written 
           "[http][session][linger]") {
   test::http_fixture f;
   test_client c{f.srv.port()};
-  int small = 4096;
-  ::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  c.set_receive_buffer(4096);
   const std::string body(60000, 'e');
   c.send("POST /echo HTTP/1.0\r\nContent-Length: 60000\r\n\r\n" + body);
   // The answer is being written (the client reads nothing yet); then the

@@ -140,6 +140,11 @@ public:
     }
   }
 
+  /// Shrinks the kernel's receive buffer: a slow reader whose window fills fast.
+  void set_receive_buffer(int bytes) {
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+  }
+
   /// Half-closes the sending side (the server then sees EOF).
   void shutdown_write() { ::shutdown(fd_, SHUT_WR); }
 

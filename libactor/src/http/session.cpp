@@ -9,6 +9,9 @@
 // Processes run on the I/O threads (asio_coordinator), so the socket is
 // touched from the thread that runs the session, one handler at a time.
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <array>
 
 #include <boost/asio/buffer.hpp>
@@ -68,6 +71,7 @@ server_shared& shared(session_state& st) {
 /// byte stream cannot be trusted after a framing error).
 void refuse(process& self, session_state& st, unsigned status, std::string_view reason) {
   shared(st).count_status(status);
+  st.linger = true; // a refused client is often still sending (a body, a pipeline)
   st.now = phase::closing; // before the write: no further request is parsed
   queue_write(self, st, error_response(status, reason));
   close_after_output(self, st);
@@ -547,21 +551,35 @@ void close_after_output(process& self, session_state& st) {
   auto& sh = shared(st);
   st.now = phase::closing;
   st.close_after_flush = true;
+  // Closing over unread input resets the connection, and the reset can
+  // destroy the end of the answer before the client has read it (RFC 9112
+  // 9.6): linger when the client may still be sending, as nginx does. It
+  // may when it sent more than was parsed, or while an answer it reads
+  // slowly is still queued (it had time to send more).
+  if (!st.leftover.empty() || st.parser || !st.outbound.empty())
+    st.linger = true;
   st.parser.reset(); // nothing more is parsed on this connection
   std::string{}.swap(st.leftover);
   if (!st.outbound.empty()) {
     arm_timer(self, st, sh.opts.closing_timeout);
     return;
   }
+  if (!st.linger && !st.input_closed) {
+    // Unread input now, or answer bytes the client has not acknowledged yet
+    // (a reset would discard them): two ioctls instead of a linger for
+    // every close.
+    int fd = st.conn->socket().native_handle();
+    int unread = 0;
+    int unacked = 0;
+    st.linger = (::ioctl(fd, FIONREAD, &unread) == 0 && unread > 0)
+                || (::ioctl(fd, SIOCOUTQ, &unacked) == 0 && unacked > 0);
+  }
   // A stopping server does not linger: its drain is waiting for this close.
-  if (!st.lingering && !st.input_closed && !st.conn->draining()
+  if (st.linger && !st.lingering && !st.input_closed && !st.conn->draining()
       && sh.opts.linger_timeout.count() > 0) {
     // The answer is out: stop sending, then read and discard until the
-    // client closes or the linger ends (RFC 9112 9.6). Closing at once would
-    // reset the connection as soon as the client sends anything more (a
-    // pipelined request, the rest of a refused body), and the reset can
-    // destroy the end of the answer before the client has read it. A client
-    // that closes after reading, as most do, ends the linger at once.
+    // client closes or the linger ends. A client that closes after reading,
+    // as most do, ends it at once.
     st.lingering = true;
     boost::system::error_code ignored;
     st.conn->socket().shutdown(asio::socket_base::shutdown_send, ignored);

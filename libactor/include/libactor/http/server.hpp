@@ -58,11 +58,13 @@ struct server_options {
   /// that stopped reading cannot hold a connection in `closing` for ever.
   std::chrono::milliseconds closing_timeout{10'000};
   /// When the server closes a connection after its last answer (an error,
-  /// `Connection: close`, HTTP/1.0), it stops sending, then reads and
-  /// discards what the client still sends until the client closes, for up
-  /// to this long (a lingering close, RFC 9112 9.6, nginx's
-  /// `lingering_timeout`): closing with unread bytes would send a reset
-  /// that can destroy the answer before the client reads it. Zero closes at once.
+  /// `Connection: close`, HTTP/1.0) and the client may still be sending (an
+  /// error answer, unparsed input, an answer it read slowly, unread bytes),
+  /// it stops sending, then reads and discards what the client sends until
+  /// the client closes, for up to this long (a lingering close, RFC 9112
+  /// 9.6, nginx's `lingering_close on`): closing over unread bytes sends a
+  /// reset that can destroy the answer before the client reads it. Zero
+  /// closes at once.
   std::chrono::milliseconds linger_timeout{2'000};
   /// Bytes a stream may hold unwritten before `slow_reader` applies.
   std::size_t max_outbound = 1 << 20;

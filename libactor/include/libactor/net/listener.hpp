@@ -94,9 +94,10 @@ struct listener_stats {
   std::uint64_t accepted = 0;        ///< Connections accepted since start.
   std::uint64_t fd_exhausted = 0;    ///< Accepts that failed with EMFILE/ENFILE.
   std::uint64_t paused = 0;          ///< Times accepting paused at max_connections.
-  /// setsockopt calls the kernel refused on accepted sockets (keepalive,
-  /// TCP_USER_TIMEOUT: e.g. a value out of its range); such a connection is
-  /// served without that option. The first refusal is logged.
+  /// setsockopt calls the kernel refused (keepalive, TCP_USER_TIMEOUT: e.g.
+  /// a value out of its range). They are set once per listening socket,
+  /// which every accepted socket inherits, so this counts per acceptor; the
+  /// connections are served without that option. The first refusal is logged.
   std::uint64_t socket_option_failures = 0;
 };
 

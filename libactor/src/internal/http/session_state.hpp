@@ -64,6 +64,9 @@ struct session_state {
   bool input_closed = false;
   /// Reading stopped because output backed up (`max_pending_output`).
   bool paused = false;
+  /// Close with a linger: the client may still be sending (an error answer,
+  /// unparsed input, an answer it read slowly, bytes waiting unread).
+  bool linger = false;
   /// The lingering close has begun (our side shut down for writing; what
   /// the client still sends is discarded until it closes).
   bool lingering = false;
