@@ -10,7 +10,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
-#include <thread>
 
 #include <memory>
 #include <string>
@@ -19,6 +18,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/comet_process.hpp"
+#include "support/event_log.hpp"
 
 using namespace libactor::test;
 
@@ -33,15 +33,12 @@ double metric_value(std::uint16_t port, const std::string& name) {
   return std::stod(v);
 }
 
-/// Polls a metric until `pred` holds or ten seconds pass; returns the last value.
+/// Waits (the suite's `eventually`) until the metric satisfies `pred`;
+/// returns its last value.
 template <class Pred>
 double wait_metric(std::uint16_t port, const std::string& name, Pred pred) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds{10};
-  double v = metric_value(port, name);
-  while (!pred(v) && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds{20});
-    v = metric_value(port, name);
-  }
+  double v = 0;
+  eventually([&] { return pred(v = metric_value(port, name)); });
   return v;
 }
 
