@@ -96,6 +96,13 @@ bool process_actor::cleanup(caf::error&& fail_state, caf::execution_unit* host) 
   // victim exits with `killed`, which links receive as a trappable signal.
   if (fail_state == caf::exit_reason::kill)
     fail_state = detail::make_error(detail::errc::killed, "killed");
+
+  // Exit hooks first: CAF's cleanup drains the mailbox and only then runs
+  // the attachables (links, monitors), so this is the one point where a
+  // hook still sees the unprocessed messages and acts before any DOWN or
+  // EXIT is sent.
+  run_exit_hooks(fail_state);
+
   return super::cleanup(std::move(fail_state), host);
 }
 
@@ -219,6 +226,74 @@ void process_actor::release_watch(const caf::actor_addr& who) {
     demonitor(who);
     watches_.erase(i);
   }
+}
+
+// -- exit hooks ----------------------------------------------------------------
+
+std::uint64_t process_actor::add_exit_hook(exit_hook fn) {
+  std::lock_guard<std::mutex> lock{exit_hooks_mtx_};
+  if (exit_hooks_ran_)
+    return 0;
+  auto handle = next_exit_hook_++;
+  exit_hooks_.emplace_back(handle, std::move(fn));
+  return handle;
+}
+
+bool process_actor::remove_exit_hook(std::uint64_t handle) {
+  std::lock_guard<std::mutex> lock{exit_hooks_mtx_};
+  for (auto i = exit_hooks_.begin(); i != exit_hooks_.end(); ++i) {
+    if (i->first == handle) {
+      exit_hooks_.erase(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool process_actor::has_exit_hook(std::uint64_t handle) {
+  std::lock_guard<std::mutex> lock{exit_hooks_mtx_};
+  for (auto& h : exit_hooks_)
+    if (h.first == handle)
+      return true;
+  return false;
+}
+
+void process_actor::run_exit_hooks(const caf::error& reason) {
+  std::vector<std::pair<std::uint64_t, exit_hook>> hooks;
+  {
+    std::lock_guard<std::mutex> lock{exit_hooks_mtx_};
+    if (exit_hooks_ran_)
+      return;
+    exit_hooks_ran_ = true;
+    hooks.swap(exit_hooks_);
+  }
+  // Newest first, as CAF runs attachables. Each isolated: one that throws
+  // (a transport's `key_removed`, say) must not leave the others' state
+  // pointing at a dead process.
+  for (auto i = hooks.rbegin(); i != hooks.rend(); ++i) {
+    try {
+      i->second(*this, reason);
+    } catch (const std::exception& e) {
+      log::error("exit_hook_failed", log::kv("process", pid_of(address())), log::kv("name", name_),
+                 log::kv("error", e.what()));
+    } catch (...) {
+      log::error("exit_hook_failed", log::kv("process", pid_of(address())), log::kv("name", name_),
+                 log::kv("error", "unknown exception"));
+    }
+  }
+}
+
+void process_actor::visit_unprocessed(const std::function<void(const caf::mailbox_element&)>& fn) {
+  auto& box = mailbox();
+  // Closed: already drained. Blocked: idle with nothing waiting (an exit
+  // from outside its thread, as CAF's `unreachable`).
+  if (box.closed() || box.blocked())
+    return;
+  // Skipped messages wait in the queues' caches; put them back in order
+  // first (CAF's own cleanup does the same before dropping them).
+  box.fetch_more();
+  box.flush_cache();
+  box.queue().peek_all([&](const caf::mailbox_element& x) { fn(x); });
 }
 
 } // namespace libactor::detail

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -97,6 +98,32 @@ public:
   /// Ends call `id`; false if it already ended (its callee died first).
   bool finish_call(std::uint64_t id);
 
+  // -- exit hooks ----------------------------------------------------------------
+
+  /// Runs once when the process exits, on the thread that ends it, before
+  /// CAF drains the mailbox and before any link or monitor hears of the exit
+  /// (so before any DOWN or EXIT is delivered, as Erlang frees a registered
+  /// name). What the registry and the name table use to forget a process.
+  using exit_hook = std::function<void(process_actor& self, const caf::error& reason)>;
+
+  /// Adds a hook from any thread; returns its handle, or 0 if the process has
+  /// already run its hooks (it is exiting or gone): the caller then treats it
+  /// as exited, so a registration can never outlive its process.
+  std::uint64_t add_exit_hook(exit_hook fn);
+
+  /// Removes a hook that has not run yet, from any thread; false otherwise.
+  bool remove_exit_hook(std::uint64_t handle);
+
+  /// Whether hook `handle` is still waiting to run (not run, not running,
+  /// not removed), from any thread.
+  bool has_exit_hook(std::uint64_t handle);
+
+  /// From inside an exit hook only: visits every message still waiting in
+  /// the mailbox, oldest first (the one whose handler ended the process has
+  /// been consumed and is not among them). Nothing is removed; CAF drops
+  /// them right after the hooks.
+  void visit_unprocessed(const std::function<void(const caf::mailbox_element&)>& fn);
+
 private:
   struct watch {
     bool user = false;     ///< The user called `monitor`.
@@ -126,6 +153,13 @@ private:
   std::unordered_map<caf::actor_addr, watch> watches_;
   std::unordered_map<std::uint64_t, pending_call> calls_;
   std::uint64_t next_call_id_ = 1;
+
+  // Exit hooks: added from any thread, run once by `cleanup`.
+  void run_exit_hooks(const caf::error& reason);
+  std::mutex exit_hooks_mtx_;
+  bool exit_hooks_ran_ = false;
+  std::uint64_t next_exit_hook_ = 1;
+  std::vector<std::pair<std::uint64_t, exit_hook>> exit_hooks_;
 };
 
 /// `x` as a process, or nullptr if it is another kind of actor (CAF's own).
