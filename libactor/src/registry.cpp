@@ -6,6 +6,7 @@
 #include <limits>
 #include <thread>
 
+#include <caf/actor_cast.hpp>
 #include <caf/attachable.hpp>
 #include <caf/mailbox_element.hpp>
 #include <caf/make_message.hpp>
@@ -14,6 +15,9 @@
 #include "internal/deferred_wakeups.hpp"
 #include "internal/hybrid_clock.hpp"
 #include "internal/registry_partition.hpp"
+#include "internal/routed_element.hpp"
+#include "libactor/detail/process_actor.hpp"
+#include "libactor/log.hpp"
 #include "libactor/process.hpp"
 
 namespace libactor {
@@ -75,7 +79,10 @@ public:
 
   register_result add(const registry_key& key, const pid& who, std::optional<std::uint64_t> last_seen);
   bool remove(const registry_key& key, const pid& who);
-  void remove_exited(const registry_key& key, const void* guard);
+  /// A registered process is exiting: removes registration `serial` and,
+  /// given the process (null for a plain CAF actor, or one already past its
+  /// mailbox), hands the key's messages it left unread back to the key.
+  void remove_exited(const registry_key& key, std::uint64_t serial, detail::process_actor* self);
   std::vector<pid> lookup(const registry_key& key) const;
   std::vector<routed_message> replay(const registry_key& key, std::uint64_t after_id) const;
   registry_stats stats() const;
@@ -145,6 +152,11 @@ private:
   void expire_locked(registry_partition& p, key_entry& e, time_point now);
   void trim_history(key_entry& e);
   void retire_locked(registry_partition& p, const registry_key& key, key_entry& e);
+  void reclaim_locked(registry_partition& p, key_entry& e, std::uint64_t serial,
+                      detail::process_actor& self);
+  detail::routed_tag tag_of(const detail::registration& r) const noexcept {
+    return detail::routed_tag{this, r.serial};
+  }
 
   registry_config cfg_;
   std::size_t nparts_;
@@ -157,6 +169,8 @@ private:
   std::uint64_t node_tag_ = 0;
   /// The newest broadcast floor this node issued or received.
   std::atomic<std::uint64_t> broadcast_floor_{0};
+  /// Names each registration (detail::registration::serial).
+  std::atomic<std::uint64_t> next_serial_{1};
 
   std::mutex sweep_mtx_;
   std::condition_variable sweep_cv_;
@@ -166,36 +180,40 @@ private:
 
 namespace {
 
-/// Tells the registry when a registered process exits. CAF runs attachables
-/// in `cleanup`, newest first: a registration made after a link or monitor
-/// is therefore gone before that link or monitor fires, so a supervisor that
-/// restarts a session finds the key free.
+/// Tells the registry when a plain CAF actor (not a libactor process, which
+/// has exit hooks) exits. It runs among CAF's attachables, after the mailbox
+/// is drained: such an actor's unread messages cannot be handed back.
 class registration_guard final : public caf::attachable {
 public:
   /// Distinct from CAF's own token subtypes (0 to 3).
   static constexpr std::size_t token_type = 0x72656769; // "regi"
 
-  registration_guard(std::weak_ptr<registry::state> st, registry_key key)
-    : state_(std::move(st)), key_(std::move(key)) {
+  registration_guard(std::weak_ptr<registry::state> st, registry_key key, std::uint64_t serial)
+    : state_(std::move(st)), key_(std::move(key)), serial_(serial) {
   }
 
   void actor_exited(const caf::error&, caf::execution_unit*) override {
     if (auto st = state_.lock())
-      st->remove_exited(key_, this);
+      st->remove_exited(key_, serial_, nullptr);
   }
 
+  /// The token's `ptr` points to the serial of the registration to detach.
   bool matches(const token& what) override {
-    return what.subtype == token_type && what.ptr == this;
+    return what.subtype == token_type && *static_cast<const std::uint64_t*>(what.ptr) == serial_;
   }
 
 private:
   std::weak_ptr<registry::state> state_;
   registry_key key_;
+  std::uint64_t serial_;
 };
 
-void deliver(const caf::actor& to, const caf::message& msg) {
+/// Enqueues a kept message to one registration, tagged with it.
+void deliver(const detail::registration& r, detail::routed_tag tag, std::uint64_t id,
+             std::string payload) {
   // No sender: a routed message has no one to reply to.
-  to->enqueue(nullptr, caf::make_message_id(), msg, nullptr);
+  r.proc->enqueue(caf::mailbox_element_ptr{new detail::routed_element_vals(tag, id, std::move(payload))},
+                  nullptr);
 }
 
 } // namespace
@@ -211,28 +229,60 @@ register_result registry::state::add(const registry_key& key, const pid& who,
     result.status = register_status::no_process;
     return result;
   }
-  auto guard = std::make_unique<registration_guard>(weak_from_this(), key);
+  auto serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
+  // A libactor process is watched by an exit hook, which runs before its
+  // mailbox is drained and before any link or monitor fires; added before
+  // the registration is, so that no exit can fall between the two.
+  auto* proc = detail::as_process(caf::actor_cast<caf::abstract_actor*>(who.handle()));
+  std::uint64_t hook = 0;
+  if (proc != nullptr) {
+    hook = proc->add_exit_hook(
+      [weak = weak_from_this(), key, serial](detail::process_actor& self, const caf::error&) {
+        if (auto st = weak.lock())
+          st->remove_exited(key, serial, &self);
+      });
+    if (hook == 0) {
+      result.status = register_status::no_process;
+      return result;
+    }
+  }
+  // Undoes the hook when the registration is refused.
+  auto refuse = [&](register_status why) {
+    result.status = why;
+    if (proc != nullptr)
+      proc->remove_exit_hook(hook);
+    return result;
+  };
+  std::unique_ptr<registration_guard> guard;
+  if (proc == nullptr)
+    guard = std::make_unique<registration_guard>(weak_from_this(), key, serial);
   auto& p = partition_of(key);
   bool first = false;
   std::optional<std::uint64_t> fetch_after;
   std::optional<std::uint64_t> history_after;
   std::uint64_t after = 0;
   {
-    std::lock_guard<std::mutex> lock{p.mtx};
+    std::unique_lock<std::mutex> lock{p.mtx};
+    // The hook has run (or is running, and will find nothing under this
+    // lock): the process is exiting and must not be added.
+    if (proc != nullptr && !proc->has_exit_hook(hook)) {
+      lock.unlock();
+      return refuse(register_status::no_process);
+    }
     auto& e = p.keys[key];
     for (auto& r : e.procs) {
       if (r.proc == who.handle()) {
-        result.status = register_status::already_registered;
-        return result;
+        lock.unlock();
+        return refuse(register_status::already_registered);
       }
     }
     if (cfg_.mode == registry_mode::unique && !e.procs.empty()) {
-      result.status = register_status::taken;
       result.holder = pid{e.procs.front().proc};
-      return result;
+      lock.unlock();
+      return refuse(register_status::taken);
     }
     first = e.procs.empty();
-    e.procs.push_back({who.handle(), guard.get()});
+    e.procs.push_back({who.handle(), serial, hook});
     if (first)
       ++p.counters.keys;
     ++p.counters.registrations;
@@ -260,9 +310,10 @@ register_result registry::state::add(const registry_key& key, const pid& who,
     // While a fetch is under way, a process registering meanwhile gets the
     // held messages with everyone else when it ends.
   }
-  // Outside the lock: attaching to a process that already exited runs the
+  // Outside the lock: attaching to an actor that already exited runs the
   // guard at once, which takes the lock to remove what was just added.
-  who.handle()->attach(std::move(guard));
+  if (guard)
+    who.handle()->attach(std::move(guard));
   if (first && transport_ != nullptr)
     transport_->key_added(key);
   if (fetch_after) {
@@ -287,7 +338,8 @@ register_result registry::state::add(const registry_key& key, const pid& who,
 bool registry::state::remove(const registry_key& key, const pid& who) {
   if (!who)
     return false;
-  const void* guard = nullptr;
+  std::uint64_t serial = 0;
+  std::uint64_t hook = 0;
   bool last = false;
   auto& p = partition_of(key);
   {
@@ -298,12 +350,13 @@ bool registry::state::remove(const registry_key& key, const pid& who) {
     auto& procs = i->second.procs;
     for (auto j = procs.begin(); j != procs.end(); ++j) {
       if (j->proc == who.handle()) {
-        guard = j->guard;
+        serial = j->serial;
+        hook = j->hook;
         procs.erase(j);
         break;
       }
     }
-    if (guard == nullptr)
+    if (serial == 0)
       return false;
     --p.counters.registrations;
     if (procs.empty()) {
@@ -312,15 +365,21 @@ bool registry::state::remove(const registry_key& key, const pid& who) {
       last = true;
     }
   }
-  // The guard is matched by address only, never dereferenced here: if the
-  // process exited meanwhile it is already gone and this finds nothing.
-  who.handle()->detach(caf::attachable::token{registration_guard::token_type, guard});
+  // If the process is exiting meanwhile, its hook finds the registration
+  // gone; either way nothing is left behind.
+  if (hook != 0) {
+    if (auto* proc = detail::as_process(caf::actor_cast<caf::abstract_actor*>(who.handle())))
+      proc->remove_exit_hook(hook);
+  } else {
+    who.handle()->detach(caf::attachable::token{registration_guard::token_type, &serial});
+  }
   if (last && transport_ != nullptr)
     transport_->key_removed(key);
   return true;
 }
 
-void registry::state::remove_exited(const registry_key& key, const void* guard) {
+void registry::state::remove_exited(const registry_key& key, std::uint64_t serial,
+                                    detail::process_actor* self) {
   auto& p = partition_of(key);
   bool last = false;
   {
@@ -330,9 +389,12 @@ void registry::state::remove_exited(const registry_key& key, const void* guard) 
       return;
     auto& procs = i->second.procs;
     for (auto j = procs.begin(); j != procs.end(); ++j) {
-      if (j->guard == guard) {
+      if (j->serial == serial) {
         procs.erase(j);
         --p.counters.registrations;
+        // Before retiring: the key's tombstone then holds what came back.
+        if (self != nullptr)
+          reclaim_locked(p, i->second, serial, *self);
         if (procs.empty()) {
           --p.counters.keys;
           retire_locked(p, key, i->second);
@@ -400,6 +462,8 @@ registry_stats registry::state::stats() const {
     s.expired += c.expired;
     s.replayed += c.replayed;
     s.fetched += c.fetched;
+    s.reclaimed += c.reclaimed;
+    s.dropped_exit += c.dropped_exit;
   }
   return s;
 }
@@ -445,16 +509,15 @@ std::size_t registry::state::route_locked(registry_partition& p, key_entry& e,
   if (e.procs.size() == 1) {
     // The common case (one session per user): one allocation holding the
     // values, as `anon_send` does, instead of a message plus an element.
-    auto& to = e.procs.front().proc;
-    wake.bind(to->home_system());
-    to->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, routed_atom::value, id,
-                                          payload.take()),
-                &wake);
+    auto& r = e.procs.front();
+    wake.bind(r.proc->home_system());
+    r.proc->enqueue(caf::mailbox_element_ptr{new detail::routed_element_vals(tag_of(r), id, payload.take())},
+                    &wake);
   } else {
     auto msg = caf::make_message(routed_atom::value, id, payload.take());
     for (auto& r : e.procs) {
       wake.bind(r.proc->home_system());
-      r.proc->enqueue(nullptr, caf::make_message_id(), msg, &wake);
+      r.proc->enqueue(caf::mailbox_element_ptr{new detail::routed_element_shared(tag_of(r), msg)}, &wake);
     }
   }
   p.counters.delivered += e.procs.size();
@@ -545,12 +608,13 @@ std::size_t registry::state::release_kept_locked(registry_partition& p, key_entr
   auto& buf = *e.buffer;
   expire_locked(p, e, cfg_.clock());
   std::size_t n = 0;
-  bool who_here = std::any_of(e.procs.begin(), e.procs.end(),
-                              [&](const detail::registration& r) { return r.proc == who; });
+  auto here = std::find_if(e.procs.begin(), e.procs.end(),
+                           [&](const detail::registration& r) { return r.proc == who; });
+  bool who_here = here != e.procs.end();
   if (history_after && who_here) {
     for (auto& m : buf.history) {
       if (m.id > *history_after) {
-        deliver(who, caf::make_message(routed_atom::value, m.id, *m.payload));
+        deliver(*here, tag_of(*here), m.id, *m.payload);
         ++p.counters.replayed;
         ++n;
       }
@@ -562,9 +626,8 @@ std::size_t registry::state::release_kept_locked(registry_partition& p, key_entr
   // while a replay held the key.
   for (auto& m : buf.pending) {
     if (m.id > pending_after) {
-      auto msg = caf::make_message(routed_atom::value, m.id, *m.payload);
       for (auto& r : e.procs)
-        deliver(r.proc, msg);
+        deliver(r, tag_of(r), m.id, *m.payload);
       p.counters.delivered += e.procs.size();
       if (who_here)
         ++n;
@@ -572,6 +635,8 @@ std::size_t registry::state::release_kept_locked(registry_partition& p, key_entr
   }
   p.counters.pending -= buf.pending.size();
   if (cfg_.replay_window > 0) {
+    // Reclaimed messages left the history when they came back (see
+    // reclaim_locked), so none is kept twice.
     for (auto& m : buf.pending)
       buf.history.push_back(std::move(m));
   }
@@ -662,6 +727,69 @@ void registry::state::retire_locked(registry_partition& p, const registry_key& k
   e.retired_id = e.last_id;
   if (e.idle() && cfg_.max_age.count() <= 0)
     p.keys.erase(key);
+}
+
+void registry::state::reclaim_locked(registry_partition& p, key_entry& e, std::uint64_t serial,
+                                     detail::process_actor& self) {
+  // The registration is gone (under this lock): nothing more is enqueued
+  // for it, so what its process's mailbox holds now is final. The process
+  // is in its exit hooks, on its own thread, before CAF drops the mailbox.
+  const detail::routed_tag tag{this, serial};
+  auto now = cfg_.clock();
+  std::vector<kept_message> back;
+  self.visit_unprocessed([&](const caf::mailbox_element& x) {
+    auto* r = dynamic_cast<const detail::routed_element*>(&x);
+    if (r != nullptr && r->tag() == tag) {
+      auto m = r->get();
+      back.push_back(kept_message{m.id, now, std::make_shared<const std::string>(std::move(m.payload))});
+    }
+  });
+  if (back.empty())
+    return;
+  // Counted once as delivered; they were not.
+  p.counters.delivered -= back.size();
+  if (!e.procs.empty()) {
+    // The key's other processes got them (duplicate mode): there is no one
+    // to hand them to, and no later process should get them a second time.
+    p.counters.dropped_exit += back.size();
+    log::warning("registry_exit_unread_dropped", log::kv("process", pid{caf::actor_cast<caf::actor>(&self)}),
+                 log::kv("messages", back.size()));
+    return;
+  }
+  if (!e.buffer)
+    e.buffer = std::make_unique<detail::key_buffer>();
+  auto& buf = *e.buffer;
+  expire_locked(p, e, now);
+  // A replay window holds them as delivered: they are pending again.
+  if (!buf.history.empty()) {
+    kept_queue rest;
+    for (auto& m : buf.history) {
+      bool returned = std::any_of(back.begin(), back.end(),
+                                  [&](const kept_message& b) { return b.id == m.id; });
+      if (!returned)
+        rest.push_back(std::move(m));
+    }
+    buf.history = std::move(rest);
+  }
+  // Ahead of anything newer: ids order a key's messages, and whatever is
+  // pending arrived after these were delivered.
+  p.counters.reclaimed += back.size();
+  p.counters.pending += back.size();
+  for (auto& m : buf.pending)
+    back.push_back(std::move(m));
+  std::stable_sort(back.begin(), back.end(),
+                   [](const kept_message& x, const kept_message& y) { return x.id < y.id; });
+  buf.pending.clear();
+  for (auto& m : back)
+    buf.pending.push_back(std::move(m));
+  while (buf.pending.size() > cfg_.max_pending) {
+    buf.pending.pop_front();
+    ++p.counters.dropped_overflow;
+    --p.counters.pending;
+  }
+  e.touched = now;
+  if (buf.empty())
+    e.buffer.reset();
 }
 
 std::size_t registry::state::expire() {

@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <cstdio>
+#include <future>
+#include <stdexcept>
 #include <memory>
 #include <string>
 #include <thread>
@@ -12,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "libactor/process.hpp"
+#include "libactor/supervisor.hpp"
 #include "support/event_log.hpp"
 #include "support/log_capture.hpp"
 #include "support/test_node.hpp"
@@ -64,6 +67,53 @@ registry_config quiet_config(registry_mode mode = registry_mode::unique) {
   cfg.mode = mode;
   cfg.sweep_interval = 0ms; // tests call expire() themselves
   return cfg;
+}
+
+/// Holds a handler until the test opens it: lets a test queue messages
+/// behind the one being handled, without timing.
+class gate {
+public:
+  void open() { promise_.set_value(); }
+  bool wait() const { return future_.wait_for(10s) == std::future_status::ready; }
+
+private:
+  std::promise<void> promise_;
+  std::shared_future<void> future_ = promise_.get_future().share();
+};
+
+/// Fixture: registers itself under `key`, then records routed messages; on
+/// id 1 it says "busy", waits at `g` and crashes (a handler that throws).
+caf::behavior crash_on_first(process& self, event_log* log, registry* reg, registry_key key,
+                             std::string name, std::shared_ptr<gate> g) {
+  auto result = reg->register_process(key, self);
+  log->push(name + ":register:" + to_string(result.status));
+  return {
+    [log, name, g](routed_atom, std::uint64_t id, const std::string& payload) {
+      if (id == 1 && g) {
+        log->push(name + ":busy");
+        if (!g->wait())
+          log->push(name + ":gate-timeout");
+        throw std::runtime_error("crash on message 1");
+      }
+      log->push(fmt::format("{}:{}:{}", name, id, payload));
+    },
+  };
+}
+
+/// Registers a crash_on_first process under "u", has it take message 1 and
+/// wait while 2..`queued + 1` are queued behind it, then lets it crash; waits
+/// until its registration is gone.
+pid crash_with_queued(node& n, event_log& log, registry& reg, int queued) {
+  auto g = std::make_shared<gate>();
+  auto p = spawn(n, crash_on_first, &log, &reg, registry_key{"u"}, std::string{"first"}, g);
+  REQUIRE(log.pop() == "first:register:ok");
+  REQUIRE(reg.send("u", "m1") >= 1);
+  REQUIRE(log.pop() == "first:busy");
+  for (int i = 2; i <= queued + 1; ++i)
+    REQUIRE(reg.send("u", fmt::format("m{}", i)) >= 1);
+  g->open();
+  REQUIRE(test::eventually([&] { return !alive(p); }));
+  return p;
 }
 
 void kill_and_wait(const pid& p) {
@@ -284,6 +334,264 @@ TEST_CASE("registry drops a registration before a monitor made earlier hears of 
   auto replacement = spawn(n, session, &log, std::string{"new"});
   CHECK(reg.register_process("user", replacement));
   (void) watcher;
+}
+
+TEST_CASE("registry frees a unique key before a monitor made later hears of the exit, every round",
+          "[registry][exit]") {
+  // Erlang frees a name before any DOWN is delivered. A registration's guard
+  // used to run among the attachables, after monitors made later than it.
+  event_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config()};
+  test::log_capture quiet{log::level::none};
+  int ok = 0;
+  for (int round = 0; round < 300; ++round) {
+    auto victim = spawn(n, self_registering, &log, &reg, registry_key{"k"});
+    REQUIRE(log.pop() == "register:ok");
+    auto watcher = spawn(n, [&log, &reg](process& self, pid target) -> caf::behavior {
+      self.monitor(target);
+      self.on_down([&log, &reg, self](const pid&, const exit_reason&) {
+        log.push("down:" + to_string(reg.register_process("k", self).status));
+      });
+      log.push("watching");
+      return {[self](stop_atom) mutable { self.exit(); }};
+    }, victim);
+    REQUIRE(log.pop() == "watching");
+    libactor::exit(victim, exit_reason::error("crash"));
+    auto down = log.pop();
+    REQUIRE(down);
+    if (*down == "down:ok")
+      ++ok;
+    // The watcher holds the key now; its exit frees it for the next round.
+    libactor::send(watcher, stop_atom::value);
+    REQUIRE(test::eventually([&] { return reg.lookup("k").empty(); }));
+  }
+  CHECK(ok == 300);
+}
+
+TEST_CASE("registry frees a unique key before a linked trapping process gets the exit signal",
+          "[registry][exit]") {
+  event_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config()};
+  test::log_capture quiet{log::level::none};
+  int ok = 0;
+  for (int round = 0; round < 300; ++round) {
+    auto victim = spawn(n, self_registering, &log, &reg, registry_key{"k"});
+    REQUIRE(log.pop() == "register:ok");
+    auto trapper = spawn(n, [&log, &reg](process& self, pid target) -> caf::behavior {
+      self.trap_exit(true);
+      self.link(target);
+      self.on_exit([&log, &reg, self](const pid&, const exit_reason&) {
+        log.push("exit:" + to_string(reg.register_process("k", self).status));
+      });
+      log.push("linked");
+      return {[self](stop_atom) mutable { self.exit(); }};
+    }, victim);
+    REQUIRE(log.pop() == "linked");
+    libactor::exit(victim, exit_reason::error("crash"));
+    auto signal = log.pop();
+    REQUIRE(signal);
+    if (*signal == "exit:ok")
+      ++ok;
+    libactor::send(trapper, stop_atom::value);
+    REQUIRE(test::eventually([&] { return reg.lookup("k").empty(); }));
+  }
+  CHECK(ok == 300);
+}
+
+TEST_CASE("registry exit hooks are isolated: a transport throwing in key_removed skips nothing",
+          "[registry][exit]") {
+  struct throwing_transport : registry_transport {
+    std::size_t forward(const registry_key&, std::uint64_t, const std::string&) override { return 0; }
+    std::size_t forward_broadcast(std::uint64_t, const std::string&) override { return 0; }
+    void key_removed(const registry_key&) override { throw std::runtime_error("transport down"); }
+  };
+  event_log log;
+  node n{test::small_node()};
+  auto cfg = quiet_config();
+  cfg.transport = std::make_shared<throwing_transport>();
+  registry reg{cfg};
+  test::log_capture captured{log::level::error};
+  auto victim = spawn(n, session, &log, std::string{"victim"});
+  REQUIRE(reg.register_process("a", victim));
+  REQUIRE(reg.register_process("b", victim));
+  auto watcher = spawn(n, [&log](process& self, pid target) -> caf::behavior {
+    self.monitor(target);
+    self.on_down([&log](const pid&, const exit_reason&) { log.push("down"); });
+    log.push("watching");
+    return {[](stop_atom) {}};
+  }, victim);
+  REQUIRE(log.pop() == "watching");
+  auto before = n.process_count();
+  libactor::exit(victim, exit_reason::error("crash"));
+  // Both registrations go although each hook throws, the monitor fires and
+  // the process table forgets the process.
+  REQUIRE(log.pop() == "down");
+  CHECK(reg.lookup("a").empty());
+  CHECK(reg.lookup("b").empty());
+  CHECK(reg.registration_count() == 0);
+  CHECK(test::eventually([&] { return n.process_count() == before - 1; }));
+  auto lines = captured.lines();
+  CHECK(std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
+          return l.find("exit_hook_failed") != std::string::npos;
+        }) == 2);
+  (void) watcher;
+}
+
+// -- messages an exiting process left unread ----------------------------------
+
+TEST_CASE("registry hands a crashed session's unread messages to its restarted successor in order",
+          "[registry][exit][supervisor]") {
+  // Issue #13, item 2: crash on message 1 with 2..5 queued; the supervisor
+  // restarts the session, which registers again and must get 2..5, then 6.
+  event_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config()};
+  test::log_capture quiet{log::level::none};
+  auto g = std::make_shared<gate>();
+  auto generation = std::make_shared<std::atomic<int>>(0);
+  auto start = [&log, &reg, g, generation](process& sup, const std::any&) {
+    auto name = fmt::format("gen{}", ++*generation);
+    return sup.spawn_link(crash_on_first, &log, &reg, registry_key{"u"}, name, g);
+  };
+  supervisor_spec spec;
+  spec.name = "sessions";
+  spec.children = {child_spec{"session", start, restart_type::permanent, {}, child_type::worker}};
+  auto sup = supervisor::start(n, std::move(spec));
+  REQUIRE(sup.ok());
+  REQUIRE(log.pop() == "gen1:register:ok");
+  REQUIRE(reg.send("u", "m1") == 1);
+  REQUIRE(log.pop() == "gen1:busy");
+  for (int i = 2; i <= 5; ++i)
+    REQUIRE(reg.send("u", fmt::format("m{}", i)) == 1);
+  g->open();
+  REQUIRE(log.pop() == "gen2:register:ok");
+  reg.send("u", "m6");
+  for (int i = 2; i <= 6; ++i)
+    CHECK(log.pop() == fmt::format("gen2:{}:m{}", i, i));
+  auto s = reg.stats();
+  CHECK(s.routed == 6);
+  CHECK(s.delivered == 6); // m1 once, m2..m5 once (to gen2), m6
+  CHECK(s.reclaimed == 4);
+  CHECK(s.dropped_exit == 0);
+  CHECK(s.dropped_overflow == 0);
+  CHECK(s.expired == 0);
+  CHECK(s.pending == 0);
+}
+
+TEST_CASE("registry counts unread messages of an exited session that overflow the key's buffer",
+          "[registry][exit]") {
+  event_log log;
+  node n{test::small_node()};
+  auto cfg = quiet_config();
+  cfg.max_pending = 2;
+  registry reg{cfg};
+  test::log_capture quiet{log::level::none};
+  crash_with_queued(n, log, reg, 4);
+  auto s = reg.stats();
+  CHECK(s.reclaimed == 4);
+  CHECK(s.dropped_overflow == 2); // the oldest two, m2 and m3
+  CHECK(s.pending == 2);
+  CHECK(s.delivered == 1);
+  CHECK(s.routed == s.delivered + s.pending + s.dropped_overflow);
+  auto next = spawn(n, session, &log, std::string{"next"});
+  CHECK(reg.register_process("u", next).delivered == 2);
+  CHECK(log.pop() == "next:4:m4");
+  CHECK(log.pop() == "next:5:m5");
+}
+
+TEST_CASE("registry counts unread messages of an exited session as expired when no one comes back",
+          "[registry][exit]") {
+  event_log log;
+  node n{test::small_node()};
+  manual_clock clock;
+  auto cfg = quiet_config();
+  cfg.clock = clock.function();
+  registry reg{cfg};
+  test::log_capture quiet{log::level::none};
+  crash_with_queued(n, log, reg, 4);
+  CHECK(reg.stats().pending == 4);
+  clock.advance(cfg.max_age);
+  CHECK(reg.expire() == 4);
+  auto s = reg.stats();
+  CHECK(s.expired == 4);
+  CHECK(s.pending == 0);
+  CHECK(s.routed == s.delivered + s.expired);
+  CHECK(s.entries == 0);
+}
+
+TEST_CASE("registry counts unread messages of an exited duplicate-key process whose peers got them",
+          "[registry][exit]") {
+  event_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config(registry_mode::duplicate)};
+  test::log_capture quiet{log::level::none};
+  auto peer = spawn(n, session, &log, std::string{"peer"});
+  REQUIRE(reg.register_process("u", peer));
+  auto g = std::make_shared<gate>();
+  auto p = spawn(n, crash_on_first, &log, &reg, registry_key{"u"}, std::string{"first"}, g);
+  REQUIRE(log.pop() == "first:register:ok");
+  REQUIRE(reg.send("u", "m1") == 2);
+  REQUIRE(log.wait_for("first:busy"));
+  for (int i = 2; i <= 5; ++i)
+    REQUIRE(reg.send("u", fmt::format("m{}", i)) == 2);
+  g->open();
+  REQUIRE(test::eventually([&] { return !alive(p) && reg.registration_count() == 1; }));
+  auto s = reg.stats();
+  CHECK(s.dropped_exit == 4);
+  CHECK(s.reclaimed == 0);
+  CHECK(s.pending == 0);
+  CHECK(s.delivered == 5 + 1); // the peer's five and first's m1
+}
+
+TEST_CASE("registry with a replay window keeps each reclaimed message once", "[registry][exit][replay]") {
+  event_log log;
+  node n{test::small_node()};
+  auto cfg = quiet_config();
+  cfg.replay_window = 10;
+  registry reg{cfg};
+  test::log_capture quiet{log::level::none};
+  crash_with_queued(n, log, reg, 4);
+  auto kept = reg.replay("u", 0);
+  REQUIRE(kept.size() == 5);
+  for (std::uint64_t i = 0; i < kept.size(); ++i)
+    CHECK(kept[i].id == i + 1);
+  auto next = spawn(n, session, &log, std::string{"next"});
+  CHECK(reg.register_process("u", next).delivered == 4);
+  for (int i = 2; i <= 5; ++i)
+    CHECK(log.pop() == fmt::format("next:{}:m{}", i, i));
+  kept = reg.replay("u", 0);
+  REQUIRE(kept.size() == 5);
+  for (std::uint64_t i = 0; i < kept.size(); ++i)
+    CHECK(kept[i].id == i + 1);
+  CHECK(reg.stats().replayed == 0);
+}
+
+TEST_CASE("registry hands back only the exiting key's messages, not another key's or a plain send's",
+          "[registry][exit]") {
+  event_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config()};
+  test::log_capture quiet{log::level::none};
+  auto g = std::make_shared<gate>();
+  auto p = spawn(n, crash_on_first, &log, &reg, registry_key{"u"}, std::string{"first"}, g);
+  REQUIRE(log.pop() == "first:register:ok");
+  REQUIRE(reg.register_process("other", p));
+  REQUIRE(reg.send("u", "m1") == 1);
+  REQUIRE(log.pop() == "first:busy");
+  REQUIRE(reg.send("other", "o1") == 1);
+  REQUIRE(reg.send("u", "m2") == 1);
+  libactor::send(p, routed_atom::value, std::uint64_t{99}, std::string{"not routed by the registry"});
+  g->open();
+  REQUIRE(test::eventually([&] { return !alive(p) && reg.registration_count() == 0; }));
+  auto u = reg.replay("u", 0);
+  REQUIRE(u.size() == 1);
+  CHECK(u[0] == routed_message{2, "m2"});
+  auto other = reg.replay("other", 0);
+  REQUIRE(other.size() == 1);
+  CHECK(other[0] == routed_message{1, "o1"});
+  CHECK(reg.stats().reclaimed == 2);
 }
 
 TEST_CASE("registry refuses a process that already exited and keeps its pending messages", "[registry][exit]") {

@@ -8,7 +8,9 @@
 ///   a key names at most one process (OTP's `register/2`); in `duplicate`
 ///   mode many (one user with several browser tabs), as Elixir's Registry.
 /// - A process leaves the registry by itself when it exits, before any link
-///   or monitor made earlier hears of the exit: no stale entries.
+///   or monitor hears of the exit (an exit hook, detail/process_actor.hpp):
+///   no stale entries, and a DOWN handler can register the key again. The
+///   routed messages it left unread go back to the key, ahead of newer ones.
 /// - Delivery format: `(routed_atom, id, payload)`, see routed.hpp.
 /// - Messages sent to a key that has no process are kept in a bounded,
 ///   aged buffer and delivered in order when a process registers the key
@@ -93,7 +95,9 @@ struct registry_stats {
   std::size_t entries = 0;
   std::size_t pending = 0;       ///< Messages waiting for a process, over all keys.
   std::uint64_t routed = 0;      ///< Message ids assigned by send and broadcast.
-  std::uint64_t delivered = 0;   ///< Messages enqueued to processes (one per process reached).
+  /// Messages enqueued to processes (one per process reached), less those
+  /// an exiting process left unread (they are `reclaimed` or `dropped_exit`).
+  std::uint64_t delivered = 0;
   std::uint64_t buffered = 0;    ///< Messages that found no process and were kept.
   std::uint64_t dropped_overflow = 0; ///< Pending messages dropped for `max_pending`.
   std::uint64_t expired = 0;     ///< Pending messages dropped for `max_age`.
@@ -101,6 +105,14 @@ struct registry_stats {
   /// Messages the transport's store supplied at a registration (missed by
   /// this node); they are then pending and delivered like any other.
   std::uint64_t fetched = 0;
+  /// Messages a registered process left unread in its mailbox when it
+  /// exited, handed back to its key's buffer (the key had no other process):
+  /// then pending, delivered first to the key's next process.
+  std::uint64_t reclaimed = 0;
+  /// Messages a registered process left unread when it exited that could
+  /// not be handed back because the key still had other processes (which
+  /// got them): lost for that process.
+  std::uint64_t dropped_exit = 0;
 };
 
 /// The outcome of `register_process`.

@@ -84,13 +84,16 @@ struct key_buffer {
   bool empty() const noexcept { return history.empty() && pending.empty() && holds == 0; }
 };
 
-/// One process registered under a key. `guard` is the address of the
-/// attachable that removes it when the process exits: it names this very
-/// registration, so an exit never removes a later registration of the same
-/// process under the same key.
+/// One process registered under a key. `serial` names this very
+/// registration (unique within the registry): the exit hook that removes it
+/// and the messages delivered for it carry it, so an exit never removes a
+/// later registration of the same process under the same key, and only
+/// this key's messages go back to this key. `hook` is the process's handle
+/// for that exit hook (0 for a plain CAF actor, watched by an attachable).
 struct registration {
   caf::actor proc;
-  const void* guard = nullptr;
+  std::uint64_t serial = 0;
+  std::uint64_t hook = 0;
 };
 
 /// The processes of one key. Almost every key has exactly one (one session
@@ -140,7 +143,7 @@ private:
   std::unique_ptr<std::vector<registration>> more_;
 };
 
-/// Per key: 24 bytes of processes, 8 of id counter, 8 of buffer pointer, 8
+/// Per key: 32 bytes of processes, 8 of id counter, 8 of buffer pointer, 8
 /// of time, 8 of the id at the last departure. A key whose last process
 /// left stays as a tombstone (no process, no buffer) for `max_age`, so that
 /// a session restarting under its supervisor continues the key's ids
@@ -172,6 +175,8 @@ struct partition_counters {
   std::uint64_t expired = 0;
   std::uint64_t replayed = 0;
   std::uint64_t fetched = 0;
+  std::uint64_t reclaimed = 0;
+  std::uint64_t dropped_exit = 0;
 };
 
 /// The partitions' hash: the key's own (already mixed, registry_key.cpp),
