@@ -10,6 +10,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include "internal/io_pool.hpp"
+#include "internal/name_table.hpp"
 #include "internal/process_table.hpp"
 #include "libactor/node.hpp"
 
@@ -24,6 +25,9 @@ struct node::impl {
   std::unique_ptr<caf::actor_system> system;
   detail::process_table processes;
   std::atomic<bool> running{false};
+  /// Named processes (names.hpp). Shared: exit hooks hold it weakly, so a
+  /// process ending after the node's state is gone finds nothing to free.
+  std::shared_ptr<detail::name_table> names = std::make_shared<detail::name_table>();
 };
 
 } // namespace libactor
