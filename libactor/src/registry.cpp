@@ -60,7 +60,7 @@ private:
 
 } // namespace
 
-/// Everything a registry is. Shared with the guard attached to each
+/// Everything a registry is. Shared with the exit hook of each
 /// registered process, which holds it weakly: a process that exits after
 /// its registry was destroyed finds nothing to clean up.
 class registry::state : public std::enable_shared_from_this<registry::state> {
@@ -224,7 +224,7 @@ register_result registry::state::add(const registry_key& key, const pid& who,
                                      std::optional<std::uint64_t> last_seen) {
   register_result result;
   // A process known to have exited would take pending messages with it.
-  // One that exits after this check is removed by its guard like any other.
+  // One that exits after this check is removed by its exit hook like any other.
   if (!alive(who)) {
     result.status = register_status::no_process;
     return result;

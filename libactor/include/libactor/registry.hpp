@@ -175,7 +175,7 @@ public:
   /// serves as on one node.
   ///
   /// Fails with `no_process` if `who` is empty or has already exited; if it
-  /// exits later, even during this call, its guard removes it as on any exit.
+  /// exits later, even during this call, its exit hook removes it as on any exit.
   register_result register_process(const registry_key& key, const pid& who,
                                    std::optional<std::uint64_t> last_seen = std::nullopt);
 
@@ -240,7 +240,7 @@ public:
   /// pending messages expired. The sweep thread calls this periodically.
   std::size_t expire();
 
-  /// The state shared with registration guards on each process.
+  /// The state shared with the exit hooks of registered processes.
   class state;
 
 private:
