@@ -62,7 +62,7 @@ caf::behavior process_actor::make_behavior() {
   // Its init has completed, unless the body deferred the ack. A body that
   // threw, or called `exit`, has not: its parent sees the exit instead,
   // with its reason, as proc_lib's start sees `{error, Reason}`.
-  if (!ack_deferred_ && !getf(is_terminated_flag))
+  if (!ack_deferred_ && !getf(is_terminated_flag | is_shutting_down_flag))
     ack_init();
   return bhvr;
 }
