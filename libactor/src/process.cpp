@@ -19,13 +19,21 @@ pid spawn_from_node(node& owner, process_spec spec) {
 pid spawn_from_process(process_actor* parent, process_spec spec, spawn_mode mode) {
   pid parent_pid{caf::actor_cast<caf::actor>(parent)};
   libactor::node* owner = &parent->owner();
+  if (parent->marking_spawns())
+    spec.ack_init = true; // spawned by a supervisor's start function
   switch (mode) {
-    case spawn_mode::link:
+    case spawn_mode::link: {
       // Linked before the child runs, so no exit can slip between the two.
-      return pid{parent->spawn<process_actor, caf::linked>(owner, std::move(spec),
-                                                           std::move(parent_pid))};
+      pid child{parent->spawn<process_actor, caf::linked>(owner, std::move(spec),
+                                                          std::move(parent_pid))};
+      if (parent->marking_spawns())
+        parent->note_marked_spawn(child.id());
+      return child;
+    }
     case spawn_mode::monitor: {
       pid child{parent->spawn<process_actor>(owner, std::move(spec), std::move(parent_pid))};
+      if (parent->marking_spawns())
+        parent->note_marked_spawn(child.id());
       // A monitor set on a process that already ended fires at once with its
       // reason, so monitoring after the spawn loses nothing.
       parent->add_user_monitor(child.handle());
@@ -34,7 +42,10 @@ pid spawn_from_process(process_actor* parent, process_spec spec, spawn_mode mode
     case spawn_mode::plain:
       break;
   }
-  return pid{parent->spawn<process_actor>(owner, std::move(spec), std::move(parent_pid))};
+  pid child{parent->spawn<process_actor>(owner, std::move(spec), std::move(parent_pid))};
+  if (parent->marking_spawns())
+    parent->note_marked_spawn(child.id());
+  return child;
 }
 
 void send_exit_signal(const caf::actor& to, const exit_reason& reason,

@@ -31,7 +31,8 @@ process_actor::process_actor(caf::actor_config& cfg, libactor::node* owner, proc
     home_(owner->internals().io->place()),
     name_(std::move(spec.name)),
     parent_(std::move(parent)),
-    body_(std::move(spec.body)) {
+    body_(std::move(spec.body)),
+    ack_init_(spec.ack_init) {
   // Registered here, on the spawning thread, before the process can run and
   // exit: the exit hook below then always finds its entry.
   owner_->internals().processes.add(home_, id(), caf::actor_cast<caf::actor>(this));
@@ -57,7 +58,21 @@ process_actor::~process_actor() = default;
 caf::behavior process_actor::make_behavior() {
   process self{this};
   auto body = std::move(body_);
-  return body(self);
+  auto bhvr = body(self);
+  // Its init has completed, unless the body deferred the ack. A body that
+  // threw, or called `exit`, has not: its parent sees the exit instead,
+  // with its reason, as proc_lib's start sees `{error, Reason}`.
+  if (!ack_deferred_ && !getf(is_terminated_flag | is_shutting_down_flag))
+    ack_init();
+  return bhvr;
+}
+
+void process_actor::ack_init() {
+  if (!ack_init_)
+    return;
+  ack_init_ = false;
+  if (parent_)
+    send(parent_.handle(), init_ack_atom::value, id());
 }
 
 void process_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {

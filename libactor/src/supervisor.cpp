@@ -101,6 +101,18 @@ std::string_view to_string(restart_strategy x) noexcept {
   return "simple_one_for_one";
 }
 
+std::string_view to_string(auto_shutdown_policy x) noexcept {
+  switch (x) {
+    case auto_shutdown_policy::never:
+      return "never";
+    case auto_shutdown_policy::any_significant:
+      return "any_significant";
+    case auto_shutdown_policy::all_significant:
+      break;
+  }
+  return "all_significant";
+}
+
 std::string_view to_string(supervisor_error::kind x) noexcept {
   using k = supervisor_error::kind;
   switch (x) {
@@ -240,6 +252,20 @@ struct deferred_event {
 struct start_outcome {
   pid child;
   std::string error;
+  /// The child was spawned to acknowledge its init (proc_lib's `init_ack`):
+  /// it counts as started only once that arrives.
+  bool acks = false;
+};
+
+/// What to do once a started child acknowledged its init or ended first.
+using start_continuation = std::function<void(start_outcome)>;
+
+/// A static child whose start function has returned, awaiting its init
+/// acknowledgement. Only one at a time: OTP's supervisor starts its static
+/// children strictly one after the other.
+struct awaited_start {
+  pid child;
+  start_continuation then;
 };
 
 sup_reply error_reply(supervisor_error::kind k, std::string reason = {}) {
@@ -283,27 +309,97 @@ public:
       template_ = std::move(initial_.front());
       succeed_init();
     } else {
-      std::vector<stop_target> started;
-      for (auto& spec : initial_) {
-        auto out = start_one(spec, no_args_);
-        if (!out.child) {
-          report_start_error(spec.id, out.error);
-          std::reverse(started.begin(), started.end());
-          fail_init(supervisor_error{supervisor_error::kind::start_failed,
-                                     fmt::format("failed_to_start_child id={} reason={}", spec.id,
-                                                 out.error)},
-                    std::move(started));
-          break;
-        }
-        started.push_back({out.child, spec.effective_shutdown()});
-        children_.push_back(static_child{std::move(spec), out.child});
-        children_.back().backoff.started = now();
-      }
-      if (!failed_)
-        succeed_init();
+      start_initial(0);
     }
-    initial_.clear();
     in_init_ = false;
+  }
+
+  /// Starts the static children from `j` on, in order, each only once the
+  /// previous one acknowledged its init (a child supervisor does so once its
+  /// own children are up): OTP's `start_children`, without blocking.
+  void start_initial(std::size_t j) {
+    if (j == initial_.size()) {
+      initial_.clear();
+      succeed_init();
+      return;
+    }
+    start_then(initial_[j], no_args_, [this, j](start_outcome out) {
+      auto& spec = initial_[j];
+      if (!out.child) {
+        report_start_error(spec.id, out.error);
+        std::vector<stop_target> started;
+        for (auto i = children_.size(); i-- > 0;)
+          started.push_back({children_[i].current, children_[i].spec.effective_shutdown()});
+        auto err = supervisor_error{supervisor_error::kind::start_failed,
+                                    fmt::format("failed_to_start_child id={} reason={}", spec.id,
+                                                out.error)};
+        initial_.clear();
+        fail_init(std::move(err), std::move(started));
+        return;
+      }
+      children_.push_back(static_child{std::move(spec), out.child});
+      children_.back().backoff.started = now();
+      start_initial(j + 1);
+    });
+  }
+
+  /// Runs `spec`'s start function and calls `then` once the child counts as
+  /// started: at once if it owes no acknowledgement (or the start failed),
+  /// else when its `init_ack` arrives, or with its exit reason as the error
+  /// if it ends first. Meanwhile the supervisor is busy: other events wait.
+  void start_then(const child_spec& spec, const std::any& args, start_continuation then) {
+    auto out = start_one(spec, args, true);
+    if (!out.child || !out.acks)
+      return then(std::move(out));
+    awaiting_ = awaited_start{std::move(out.child), std::move(then)};
+  }
+
+  /// A child's init acknowledgement (`init_ack_atom`).
+  void on_init_ack(std::uint64_t child) {
+    if (awaiting_ && awaiting_->child.id() == child) {
+      auto a = std::move(*awaiting_);
+      awaiting_.reset();
+      a.then(start_outcome{std::move(a.child), {}, true});
+      drain_deferred();
+      return;
+    }
+    if (auto p = pending_starts_.find(child); p != pending_starts_.end()) {
+      auto rp = std::move(p->second);
+      pending_starts_.erase(p);
+      if (auto i = dynamic_.find(child); i != dynamic_.end())
+        rp.deliver(pid_reply(i->second.current));
+    }
+    // Anything else: a process the start function spawned besides the
+    // child, or a child stopped meanwhile; nothing waits for it.
+  }
+
+  /// The awaited child ended before acknowledging: a failed start with its
+  /// exit reason, as proc_lib's `start_link` returns `{error, Reason}`.
+  bool awaited_child_ended(const pid& who, const exit_reason& why) {
+    if (!awaiting_ || awaiting_->child != who)
+      return false;
+    auto a = std::move(*awaiting_);
+    awaiting_.reset();
+    a.then(start_outcome{{}, to_string(why), true});
+    drain_deferred();
+    return true;
+  }
+
+  /// A simple_one_for_one child ended before acknowledging its init: the
+  /// caller of `start_child` gets the failure; the child is not restarted.
+  bool pending_child_ended(const pid& who, const exit_reason& why) {
+    auto p = pending_starts_.find(who.id());
+    if (p == pending_starts_.end())
+      return false;
+    auto rp = std::move(p->second);
+    pending_starts_.erase(p);
+    report_start_error(template_.id, to_string(why));
+    rp.deliver(error_reply(supervisor_error::kind::start_failed, to_string(why)));
+    if (stopping_ && stopping_->waiting.count(who.id()) != 0)
+      return false; // a stop waits for it: let the stop see its end
+    dynamic_.erase(who.id());
+    dynamic_backoff_.erase(who.id());
+    return true;
   }
 
   /// Children are watched by monitor (see `start_one`), so a child's end
@@ -324,6 +420,10 @@ public:
         detail::send_exit_signal(c.current.handle(), why, self_addr);
     for (auto& kv : dynamic_)
       detail::send_exit_signal(kv.second.current.handle(), why, self_addr);
+    if (awaiting_) // started, not yet acknowledged: it goes too
+      detail::send_exit_signal(awaiting_->child.handle(), why, self_addr);
+    awaiting_.reset();
+    pending_starts_.clear();
     children_.clear();
     dynamic_.clear();
     restarting_.clear();
@@ -432,7 +532,7 @@ public:
 
 private:
   bool simple() const noexcept { return flags_.strategy == restart_strategy::simple_one_for_one; }
-  bool busy() const noexcept { return stopping_.has_value() || exiting_; }
+  bool busy() const noexcept { return stopping_.has_value() || exiting_ || awaiting_.has_value(); }
 
   std::string validate() const {
     if (flags_.intensity < 0)
@@ -444,12 +544,16 @@ private:
         return problem;
     if (simple() && initial_.size() != 1)
       return "simple_one_for_one needs exactly one child spec";
+    if (simple() && flags_.auto_shutdown != auto_shutdown_policy::never)
+      return "auto_shutdown must be never for simple_one_for_one";
     std::unordered_set<std::string> ids;
     for (auto& spec : initial_) {
       if (!spec.start)
         return fmt::format("child {} has no start function", spec.id);
       if (!simple() && !ids.insert(spec.id).second)
         return fmt::format("duplicate child id {}", spec.id);
+      if (auto problem = check_significant(spec); !problem.empty())
+        return problem;
       if (spec.own_intensity
           && (spec.own_intensity->intensity < 0 || spec.own_intensity->period.count() <= 0))
         return fmt::format("child {}: own_intensity needs intensity >= 0 and a positive period",
@@ -458,10 +562,40 @@ private:
     return {};
   }
 
+  /// OTP's rules for `significant`: never for a permanent child (it would
+  /// never end unrestarted), never under `auto_shutdown never`.
+  std::string check_significant(const child_spec& spec) const {
+    if (!spec.significant)
+      return {};
+    if (spec.restart == restart_type::permanent)
+      return fmt::format("child {}: a significant child must be transient or temporary", spec.id);
+    if (flags_.auto_shutdown == auto_shutdown_policy::never)
+      return fmt::format("child {}: significant needs auto_shutdown any_significant or "
+                         "all_significant",
+                         spec.id);
+    return {};
+  }
+
+  /// A significant child ended and is not restarted: OTP's auto_shutdown.
+  /// True if the supervisor is now shutting itself down.
+  bool auto_shutdown(const std::string& id) {
+    if (flags_.auto_shutdown == auto_shutdown_policy::all_significant)
+      for (auto& c : children_)
+        if (c.spec.significant && (c.current || c.restarting))
+          return false; // another significant child still runs
+    log::info("auto_shutdown", log::kv("supervisor", me_), log::kv("name", name_),
+              log::kv("child_id", id), log::kv("policy", to_string(flags_.auto_shutdown)));
+    shutdown_and_exit(exit_reason::shutdown());
+    return true;
+  }
+
   void succeed_init() {
     if (done_)
       done_->set_value(supervisor_result<pid>{self_.self()});
     done_ = nullptr;
+    // A supervisor started by another one acknowledges only now, with its
+    // whole subtree up: its parent starts its next child after that.
+    self_.caf_self()->ack_init();
   }
 
   /// Stops the children started so far, then exits, as OTP's init does
@@ -493,11 +627,26 @@ private:
     }
   }
 
-  start_outcome start_one(const child_spec& spec, const std::any& args) {
+  /// Runs the start function. With `handshake`, what it spawns is marked to
+  /// acknowledge its init, and `acks` tells whether the child it returned
+  /// will (a start function may return a process it did not spawn itself).
+  start_outcome start_one(const child_spec& spec, const std::any& args, bool handshake = false) {
+    auto* actor = self_.caf_self();
+    struct unmark {
+      detail::process_actor* a;
+      bool on;
+      ~unmark() {
+        if (on)
+          a->mark_spawns(false);
+      }
+    } guard{actor, handshake};
+    if (handshake)
+      actor->mark_spawns(true);
     try {
       auto child = spec.start(self_, args);
       if (!child)
         return {{}, "start function returned no pid"};
+      bool acks = handshake && actor->spawned_marked(child.id());
       // Swap the link for a monitor. In CAF a process that dies by `kill`
       // sends `kill` (not OTP's trappable `killed`) over its links, which
       // would take this supervisor and its whole tree down with one child
@@ -505,7 +654,7 @@ private:
       // children still end with the supervisor (see `on_terminated`).
       self_.monitor(child);
       self_.unlink(child);
-      return {std::move(child), {}};
+      return {std::move(child), {}, acks};
     } catch (const std::exception& e) {
       return {{}, e.what()};
     } catch (...) {
@@ -518,6 +667,10 @@ private:
   void child_ended(const pid& who, const exit_reason& why, bool by_signal) {
     if (by_signal)
       self_.demonitor(who); // the down notification would repeat the news
+    if (awaited_child_ended(who, why))
+      return;
+    if (!pending_starts_.empty() && pending_child_ended(who, why))
+      return;
     if (stopping_) {
       auto i = stopping_->waiting.find(who.id());
       if (i != stopping_->waiting.end()) {
@@ -526,6 +679,11 @@ private:
         advance_stop();
         return;
       }
+      deferred_.push_back(deferred_event{who, why, nullptr});
+      ++deferred_exits_[who.id()];
+      return;
+    }
+    if (awaiting_) { // handled after the start in progress, as OTP would
       deferred_.push_back(deferred_event{who, why, nullptr});
       ++deferred_exits_[who.id()];
       return;
@@ -586,8 +744,12 @@ private:
     report_child_terminated(c.spec.id, from, why, restart);
     c.current = pid{};
     if (!restart) {
+      auto significant = c.spec.significant;
+      auto ended = c.spec.id;
       if (c.spec.restart == restart_type::temporary)
         children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(*idx));
+      if (significant)
+        auto_shutdown(ended);
       return;
     }
     auto id = c.spec.id;
@@ -788,29 +950,31 @@ private:
   /// Starts, in order, the static children still waiting for `token`; a
   /// token no child holds is a timer of a restart cancelled or superseded
   /// meanwhile. A failed start is retried after the next delay, counted.
-  void start_pending_static(std::uint64_t token) {
-    bool any = false;
-    for (std::size_t j = 0; j < children_.size(); ++j) {
+  void start_pending_static(std::uint64_t token, std::size_t from = 0) {
+    for (std::size_t j = from; j < children_.size(); ++j) {
       auto& c = children_[j];
       if (c.pending != token)
         continue;
-      any = true;
       c.pending = 0;
       c.restarting = false;
-      auto out = start_one(c.spec, no_args_);
-      if (!out.child) {
-        report_start_error(c.spec.id, out.error);
-        if (!add_restart()) {
-          give_up(c.spec.id, {}, exit_reason::error("restart failed"));
+      start_then(c.spec, no_args_, [this, j, token](start_outcome out) {
+        auto& c = children_[j];
+        if (!out.child) {
+          report_start_error(c.spec.id, out.error);
+          if (!add_restart()) {
+            give_up(c.spec.id, {}, exit_reason::error("restart failed"));
+            return;
+          }
+          delay_restart(j, false);
           return;
         }
-        delay_restart(j, false);
-        return;
-      }
-      c.current = std::move(out.child);
-      c.backoff.started = now();
+        c.current = std::move(out.child);
+        c.backoff.started = now();
+        start_pending_static(token, j + 1);
+      });
+      return;
     }
-    if (!any)
+    if (from == 0)
       report_stale_timer(token);
   }
 
@@ -848,11 +1012,14 @@ private:
   /// marks the child `restarting` and retries later through a message (the
   /// retry counts as a restart, so a child that never starts escalates).
   void start_range(std::size_t first, std::size_t last) {
-    for (auto j = first; j < last; ++j) {
+    auto j = first;
+    while (j < last && children_[j].current)
+      ++j;
+    if (j >= last)
+      return;
+    // Each child only once the previous one acknowledged its init.
+    start_then(children_[j].spec, no_args_, [this, j, last](start_outcome out) {
       auto& c = children_[j];
-      if (c.current)
-        continue;
-      auto out = start_one(c.spec, no_args_);
       if (!out.child) {
         report_start_error(c.spec.id, out.error);
         c.restarting = true;
@@ -861,7 +1028,8 @@ private:
       }
       c.current = std::move(out.child);
       c.restarting = false;
-    }
+      start_range(j + 1, last);
+    });
   }
 
   void give_up(const std::string& id, const pid& from, const exit_reason& why) {
@@ -1010,27 +1178,36 @@ private:
       return rp.deliver(error_reply(k::simple_one_for_one, "start_child takes arguments here"));
     if (!spec.start)
       return rp.deliver(error_reply(k::bad_spec, "no start function"));
+    if (auto problem = check_significant(spec); !problem.empty())
+      return rp.deliver(error_reply(k::bad_spec, problem));
     if (auto idx = index_of(spec.id)) {
       auto& c = children_[*idx];
       if (c.current)
         return rp.deliver(error_reply(k::already_started, to_string(c.current)));
       return rp.deliver(error_reply(k::already_present, spec.id));
     }
-    auto out = start_one(spec, no_args_);
-    if (!out.child) {
-      report_start_error(spec.id, out.error);
-      return rp.deliver(error_reply(k::start_failed, out.error));
-    }
-    children_.push_back(static_child{std::move(spec), out.child});
-    children_.back().backoff.started = now();
-    rp.deliver(pid_reply(out.child));
+    auto shared = std::make_shared<child_spec>(std::move(spec));
+    start_then(*shared, no_args_, [this, shared, rp](start_outcome out) mutable {
+      if (!out.child) {
+        report_start_error(shared->id, out.error);
+        return rp.deliver(error_reply(
+          k::start_failed, fmt::format("id={} reason={}", shared->id, out.error)));
+      }
+      children_.push_back(static_child{std::move(*shared), out.child});
+      children_.back().backoff.started = now();
+      rp.deliver(pid_reply(out.child));
+    });
   }
 
   void handle_start_child(std::any args, caf::response_promise& rp) {
     using k = supervisor_error::kind;
     if (!simple())
       return rp.deliver(error_reply(k::bad_spec, "start_child with arguments needs simple_one_for_one"));
-    auto out = start_one(template_, args);
+    // A cast (`cast_start_child`) has no one to answer: no handshake, an
+    // init that fails is an ordinary crash. A call is answered once the
+    // child acknowledged its init; meanwhile other requests are served.
+    bool handshake = !rp.async();
+    auto out = start_one(template_, args, handshake);
     if (!out.child) {
       report_start_error(template_.id, out.error);
       return rp.deliver(error_reply(k::start_failed, out.error));
@@ -1039,7 +1216,10 @@ private:
     if (template_.restart == restart_type::temporary)
       args.reset();
     dynamic_.emplace(out.child.id(), dynamic_child{out.child, std::move(args)});
-    rp.deliver(pid_reply(out.child));
+    if (out.acks)
+      pending_starts_.emplace(out.child.id(), rp);
+    else
+      rp.deliver(pid_reply(out.child));
   }
 
   void handle_terminate_child(const std::string& id, caf::response_promise& rp) {
@@ -1119,14 +1299,18 @@ private:
     // Starting now cancels the pending restart: its timer finds no token.
     c.pending = 0;
     c.restarting = false;
-    auto out = start_one(c.spec, no_args_);
-    if (!out.child) {
-      report_start_error(id, out.error);
-      return rp.deliver(error_reply(k::start_failed, out.error));
-    }
-    c.current = out.child;
-    c.backoff.started = now();
-    rp.deliver(pid_reply(out.child));
+    auto j = *idx;
+    start_then(c.spec, no_args_, [this, j, id, rp](start_outcome out) mutable {
+      if (!out.child) {
+        report_start_error(id, out.error);
+        return rp.deliver(
+          error_reply(k::start_failed, fmt::format("id={} reason={}", id, out.error)));
+      }
+      auto& c = children_[j];
+      c.current = out.child;
+      c.backoff.started = now();
+      rp.deliver(pid_reply(out.child));
+    });
   }
 
   void handle_delete_child(const std::string& id, caf::response_promise& rp) {
@@ -1249,6 +1433,11 @@ private:
   std::minstd_rand rng_; ///< The backoff's random draws (seeded only with a backoff).
 
   std::deque<std::chrono::steady_clock::time_point> restarts_;
+  /// The static child whose init acknowledgement is awaited, if any.
+  std::optional<awaited_start> awaiting_;
+  /// simple_one_for_one: `start_child` calls whose child has not yet
+  /// acknowledged its init, by child id. The child is already in `dynamic_`.
+  std::unordered_map<std::uint64_t, caf::response_promise> pending_starts_;
   std::optional<stop_op> stopping_;
   std::deque<deferred_event> deferred_;
   /// Per child id: exits held in `deferred_` not yet consumed, and exits
@@ -1264,6 +1453,9 @@ private:
 
 caf::behavior supervisor_body(process& self, supervisor_spec& spec, init_promise& done) {
   auto st = std::make_shared<supervisor_state>(self, std::move(spec), std::move(done));
+  // A supervisor acknowledges its own start (to a supervisor above it)
+  // only once its children are up, not when this body returns.
+  self.caf_self()->defer_init_ack();
   self.on_exit([st](const pid& from, const exit_reason& why) { st->on_exit_signal(from, why); });
   self.on_down([st](const pid& who, const exit_reason& why) { st->on_down(who, why); });
   auto* actor = self.caf_self();
@@ -1282,6 +1474,7 @@ caf::behavior supervisor_body(process& self, supervisor_spec& spec, init_promise
     [st](try_again_atom, std::uint64_t serial) { st->on_try_again(serial); },
     [st](delayed_restart_atom, std::uint64_t token) { st->on_delayed_restart(token); },
     [st](exit_now_atom) { st->on_exit_now(); },
+    [st](detail::init_ack_atom, std::uint64_t child) { st->on_init_ack(child); },
   };
 }
 
@@ -1296,6 +1489,25 @@ supervisor_result<T> blocking_call(node& owner, const pid& sup, std::chrono::mil
   if (r.value().error)
     return *r.value().error;
   return extract(r.value());
+}
+
+/// A call from inside a process: `then` runs in `self` with the outcome.
+template <class T, class F>
+void async_call(process& self, const pid& sup, std::chrono::milliseconds timeout, sup_request req,
+                std::function<void(supervisor_result<T>)> then, F extract) {
+  auto shared = std::make_shared<std::function<void(supervisor_result<T>)>>(std::move(then));
+  self.call(sup, timeout, std::move(req))
+    .then(
+      [shared, extract](sup_reply& r) {
+        if (r.error)
+          (*shared)(supervisor_result<T>{std::move(*r.error)});
+        else
+          (*shared)(supervisor_result<T>{extract(r)});
+      },
+      [shared](const call_error& e) {
+        (*shared)(
+          supervisor_result<T>{supervisor_error{supervisor_error::kind::call_failed, e.message()}});
+      });
 }
 
 sup_request make_request(op what) {
@@ -1318,10 +1530,15 @@ supervisor_result<pid> start(node& owner, supervisor_spec spec, std::chrono::mil
   auto done = std::make_shared<std::promise<supervisor_result<pid>>>();
   auto result = done->get_future();
   auto name = spec.name;
-  spawn(owner, spawn_options{std::move(name)}, supervisor_body, std::move(spec), std::move(done));
-  if (result.wait_for(timeout) != std::future_status::ready)
+  auto sup = spawn(owner, spawn_options{std::move(name)}, supervisor_body, std::move(spec),
+                   std::move(done));
+  if (result.wait_for(timeout) != std::future_status::ready) {
+    // As proc_lib's start on timeout: kill it, untrappably. Its children
+    // end with it (see `on_terminated`), theirs with them: the whole tree.
+    exit(sup, exit_reason::kill());
     return supervisor_error{supervisor_error::kind::call_failed,
-                            "the supervisor did not finish starting its children in time"};
+                            "timeout: the supervisor did not finish starting its children in time"};
+  }
   return result.get();
 }
 
@@ -1407,41 +1624,70 @@ void cast_start_child(const pid& sup, std::any args) {
   caf::anon_send(sup.handle(), std::move(req));
 }
 
+void start_child(process& self, const pid& sup, child_spec spec,
+                 std::function<void(supervisor_result<pid>)> then, std::chrono::milliseconds timeout) {
+  auto req = make_request(op::start_child_spec);
+  req.spec = std::move(spec);
+  async_call<pid>(self, sup, timeout, std::move(req), std::move(then),
+                  [](sup_reply& r) { return std::move(r.child); });
+}
+
 void start_child(process& self, const pid& sup, std::any args,
                  std::function<void(supervisor_result<pid>)> then, std::chrono::milliseconds timeout) {
   auto req = make_request(op::start_child_args);
   req.args = std::move(args);
-  auto shared = std::make_shared<std::function<void(supervisor_result<pid>)>>(std::move(then));
-  self.call(sup, timeout, std::move(req))
-    .then(
-      [shared](sup_reply& r) {
-        if (r.error)
-          (*shared)(supervisor_result<pid>{std::move(*r.error)});
-        else
-          (*shared)(supervisor_result<pid>{std::move(r.child)});
-      },
-      [shared](const call_error& e) {
-        (*shared)(supervisor_result<pid>{
-          supervisor_error{supervisor_error::kind::call_failed, e.message()}});
-      });
+  async_call<pid>(self, sup, timeout, std::move(req), std::move(then),
+                  [](sup_reply& r) { return std::move(r.child); });
+}
+
+void terminate_child(process& self, const pid& sup, const std::string& id,
+                     std::function<void(supervisor_result<ok_t>)> then,
+                     std::chrono::milliseconds timeout) {
+  auto req = make_request(op::terminate_id);
+  req.id = id;
+  async_call<ok_t>(self, sup, timeout, std::move(req), std::move(then),
+                   [](sup_reply&) { return ok_t{}; });
+}
+
+void terminate_child(process& self, const pid& sup, const pid& child,
+                     std::function<void(supervisor_result<ok_t>)> then,
+                     std::chrono::milliseconds timeout) {
+  auto req = make_request(op::terminate_pid);
+  req.child = child;
+  async_call<ok_t>(self, sup, timeout, std::move(req), std::move(then),
+                   [](sup_reply&) { return ok_t{}; });
+}
+
+void restart_child(process& self, const pid& sup, const std::string& id,
+                   std::function<void(supervisor_result<pid>)> then,
+                   std::chrono::milliseconds timeout) {
+  auto req = make_request(op::restart_id);
+  req.id = id;
+  async_call<pid>(self, sup, timeout, std::move(req), std::move(then),
+                  [](sup_reply& r) { return std::move(r.child); });
+}
+
+void delete_child(process& self, const pid& sup, const std::string& id,
+                  std::function<void(supervisor_result<ok_t>)> then,
+                  std::chrono::milliseconds timeout) {
+  auto req = make_request(op::delete_id);
+  req.id = id;
+  async_call<ok_t>(self, sup, timeout, std::move(req), std::move(then),
+                   [](sup_reply&) { return ok_t{}; });
+}
+
+void which_children(process& self, const pid& sup,
+                    std::function<void(supervisor_result<std::vector<child_info>>)> then,
+                    std::chrono::milliseconds timeout) {
+  async_call<std::vector<child_info>>(self, sup, timeout, make_request(op::which), std::move(then),
+                                      [](sup_reply& r) { return std::move(r.children); });
 }
 
 void count_children(process& self, const pid& sup,
                     std::function<void(supervisor_result<child_counts>)> then,
                     std::chrono::milliseconds timeout) {
-  auto shared = std::make_shared<std::function<void(supervisor_result<child_counts>)>>(std::move(then));
-  self.call(sup, timeout, make_request(op::count))
-    .then(
-      [shared](sup_reply& r) {
-        if (r.error)
-          (*shared)(supervisor_result<child_counts>{std::move(*r.error)});
-        else
-          (*shared)(supervisor_result<child_counts>{r.counts});
-      },
-      [shared](const call_error& e) {
-        (*shared)(supervisor_result<child_counts>{
-          supervisor_error{supervisor_error::kind::call_failed, e.message()}});
-      });
+  async_call<child_counts>(self, sup, timeout, make_request(op::count), std::move(then),
+                           [](sup_reply& r) { return r.counts; });
 }
 
 } // namespace supervisor

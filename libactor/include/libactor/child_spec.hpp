@@ -119,6 +119,11 @@ struct child_spec {
   /// Empty means OTP's default: 5000 ms for a worker, `infinity` for a supervisor.
   std::optional<shutdown_mode> shutdown;
   child_type type = child_type::worker;
+  /// OTP's `significant`: the child's end (one that is not restarted) may
+  /// shut its supervisor down, as the supervisor's `auto_shutdown` flag
+  /// says. Only for transient and temporary children, and only under a
+  /// supervisor whose `auto_shutdown` is not `never`; else a bad spec.
+  bool significant = false;
 
   /// A libactor extension for children whose crashes come from outside the
   /// program (one per client connection, say): when set, a crash of this

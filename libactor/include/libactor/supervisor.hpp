@@ -48,6 +48,16 @@ enum class restart_strategy : std::uint8_t {
 
 std::string_view to_string(restart_strategy x) noexcept;
 
+/// OTP's `auto_shutdown` flag (OTP 24): whether the end of significant
+/// children (`child_spec::significant`) shuts the supervisor down.
+enum class auto_shutdown_policy : std::uint8_t {
+  never,           ///< Never; significant children are then a bad spec.
+  any_significant, ///< When any significant child ends and is not restarted.
+  all_significant, ///< When the last running significant child does so.
+};
+
+std::string_view to_string(auto_shutdown_policy x) noexcept;
+
 /// OTP's supervisor flags, with OTP's defaults (intensity 1, period 5 s).
 struct supervisor_flags {
   restart_strategy strategy = restart_strategy::one_for_one;
@@ -68,6 +78,12 @@ struct supervisor_flags {
   /// supervisor that exits cancels them all. A sharded supervisor's shards
   /// take theirs from `sharded_supervisor_spec::shard_backoff`.
   std::optional<restart_backoff> backoff = std::nullopt;
+  /// OTP's automatic shutdown: a significant child that ends on its own (a
+  /// transient one normally, a temporary one in any way; not one the
+  /// supervisor stops itself) makes the supervisor stop its other children
+  /// and exit with `shutdown`. Not allowed with simple_one_for_one (as in
+  /// OTP 27).
+  auto_shutdown_policy auto_shutdown = auto_shutdown_policy::never;
 };
 
 /// What `init/1` returns in OTP: flags and the child-spec list. A
@@ -247,12 +263,47 @@ supervisor_result<child_counts> count_children(node& owner, const pid& sup,
 
 // -- calls from inside a process -------------------------------------------------
 
-/// simple_one_for_one: asynchronous `start_child`; `then` runs in `self`.
+// Each is the call above, asynchronous: it returns at once and `then` runs
+// later in `self` with the outcome (a `call_failed` error on timeout, or at
+// once if the supervisor is not running). The caller keeps serving its own
+// messages meanwhile, as a gen_server that used `gen_server:send_request`.
+
+/// Asynchronous `start_child` with a child spec (not for simple_one_for_one).
+void start_child(process& self, const pid& sup, child_spec spec,
+                 std::function<void(supervisor_result<pid>)> then,
+                 std::chrono::milliseconds timeout = default_timeout);
+
+/// simple_one_for_one: asynchronous `start_child`.
 void start_child(process& self, const pid& sup, std::any args,
                  std::function<void(supervisor_result<pid>)> then,
                  std::chrono::milliseconds timeout = default_timeout);
 
-/// Asynchronous `count_children`; `then` runs in `self`.
+/// Asynchronous `terminate_child` by id.
+void terminate_child(process& self, const pid& sup, const std::string& id,
+                     std::function<void(supervisor_result<ok_t>)> then,
+                     std::chrono::milliseconds timeout = default_timeout);
+
+/// simple_one_for_one: asynchronous `terminate_child` by pid.
+void terminate_child(process& self, const pid& sup, const pid& child,
+                     std::function<void(supervisor_result<ok_t>)> then,
+                     std::chrono::milliseconds timeout = default_timeout);
+
+/// Asynchronous `restart_child`.
+void restart_child(process& self, const pid& sup, const std::string& id,
+                   std::function<void(supervisor_result<pid>)> then,
+                   std::chrono::milliseconds timeout = default_timeout);
+
+/// Asynchronous `delete_child`.
+void delete_child(process& self, const pid& sup, const std::string& id,
+                  std::function<void(supervisor_result<ok_t>)> then,
+                  std::chrono::milliseconds timeout = default_timeout);
+
+/// Asynchronous `which_children`.
+void which_children(process& self, const pid& sup,
+                    std::function<void(supervisor_result<std::vector<child_info>>)> then,
+                    std::chrono::milliseconds timeout = default_timeout);
+
+/// Asynchronous `count_children`.
 void count_children(process& self, const pid& sup,
                     std::function<void(supervisor_result<child_counts>)> then,
                     std::chrono::milliseconds timeout = default_timeout);

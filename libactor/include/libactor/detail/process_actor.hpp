@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <caf/actor_addr.hpp>
+#include <caf/atom.hpp>
 #include <caf/event_based_actor.hpp>
 
 #include "libactor/exit_reason.hpp"
@@ -31,7 +32,13 @@ namespace libactor::detail {
 struct process_spec {
   std::string name;
   std::function<caf::behavior(process&)> body;
+  /// proc_lib's `init_ack`: tell the parent once the body has returned
+  /// (set for a child spawned by a supervisor's start function).
+  bool ack_init = false;
 };
+
+/// A child's init acknowledgement to its parent: `(init_ack_atom, child id)`.
+using init_ack_atom = caf::atom_constant<caf::atom("init_ack")>;
 
 /// An event-based CAF actor that adds what BEAM processes have and CAF lacks:
 /// an exact mailbox length readable from other threads, a name and a parent
@@ -89,6 +96,29 @@ public:
   void on_down(down_handler fn) { on_down_ = std::move(fn); }
   void add_user_monitor(const caf::actor& who);
   void remove_user_monitor(const caf::actor& who);
+
+  // -- init acknowledgement (proc_lib's start handshake) -----------------------
+
+  /// While on, each process this one spawns is marked to acknowledge its
+  /// init, and its id is recorded (a supervisor runs a start function so).
+  void mark_spawns(bool on) noexcept {
+    mark_spawns_ = on;
+    marked_.clear();
+  }
+  bool marking_spawns() const noexcept { return mark_spawns_; }
+  void note_marked_spawn(std::uint64_t child) { marked_.push_back(child); }
+  /// Whether `child` was spawned while marking: it will acknowledge.
+  bool spawned_marked(std::uint64_t child) const noexcept {
+    for (auto x : marked_)
+      if (x == child)
+        return true;
+    return false;
+  }
+  /// Called from the body: the acknowledgement waits for `ack_init()`
+  /// (a supervisor acknowledges once its own children are up).
+  void defer_init_ack() noexcept { ack_deferred_ = true; }
+  /// Sends the acknowledgement, if this process owes one (once).
+  void ack_init();
 
   // -- calls -------------------------------------------------------------------
 
@@ -160,6 +190,10 @@ private:
   bool exit_hooks_ran_ = false;
   std::uint64_t next_exit_hook_ = 1;
   std::vector<std::pair<std::uint64_t, exit_hook>> exit_hooks_;
+  bool ack_init_ = false;
+  bool ack_deferred_ = false;
+  bool mark_spawns_ = false;
+  std::vector<std::uint64_t> marked_;
 };
 
 /// `x` as a process, or nullptr if it is another kind of actor (CAF's own).
