@@ -1,10 +1,22 @@
 #include "libactor/call.hpp"
 
+#include <caf/actor_system.hpp>
 #include <caf/sec.hpp>
 
 #include "internal/error_category.hpp"
 
 namespace libactor {
+
+namespace detail {
+
+void cancel_request_timeout(process_actor* self, caf::message_id mid) {
+  // Only a call with a timeout put an entry in the clock (had_timeouts):
+  // the others skip the clock's lock.
+  if (self->had_timeouts())
+    self->home_system().clock().cancel_request_timeout(self, mid);
+}
+
+} // namespace detail
 
 std::string to_string(call_error::kind x) {
   switch (x) {

@@ -90,6 +90,10 @@ sharded_supervisor sharded_supervisor::prepare(node& owner, sharded_supervisor_s
 
 supervisor_result<sharded_supervisor>
 sharded_supervisor::start(node& owner, sharded_supervisor_spec spec, std::chrono::milliseconds timeout) {
+  if (owner.on_io_thread()) // its shards would get this thread, which would be waiting
+    return supervisor_error{supervisor_error::kind::call_failed,
+                            "sharded_supervisor::start on an I/O thread would block it; "
+                            "use as_child under a supervisor"};
   // Checked here: a shard would only exit with it, and the top supervisor
   // restart it until it gave up, a crash loop instead of an answer.
   if (spec.shard_backoff)
@@ -164,6 +168,20 @@ std::size_t shard_on_this_thread(const detail::shard_table& t, std::size_t any) 
   return here + threads * (next++ % mine);
 }
 
+/// What a blocking call answers on an I/O thread, before it waits for
+/// anything: waiting there (even the short sleeps of `running_shard`) would
+/// stall every process on the thread, possibly the very shard waited for.
+supervisor_error would_block(const char* what) {
+  return supervisor_error{supervisor_error::kind::call_failed,
+                          fmt::format("sharded_supervisor::{} on an I/O thread would block it; "
+                                      "use the process& overload",
+                                      what)};
+}
+
+bool on_io_thread(const detail::shard_table& t) noexcept {
+  return t.owner->on_io_thread();
+}
+
 /// The shard's supervisor, waiting (bounded) while it is not running: a
 /// shard has no pid until its parent has run its start function (the tree
 /// started by `as_child` starts its shards asynchronously), and a dead pid
@@ -180,6 +198,8 @@ pid running_shard(const detail::shard_table& t, std::size_t i,
 
 supervisor_result<pid> start_on(const detail::shard_table& t, std::size_t i, std::any args,
                                 std::chrono::milliseconds timeout) {
+  if (on_io_thread(t))
+    return would_block("start_child");
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto sup = running_shard(t, i, deadline);
@@ -227,6 +247,8 @@ void sharded_supervisor::start_child(process& self, std::any args,
 
 supervisor_result<ok_t> sharded_supervisor::terminate_child(const pid& child,
                                                             std::chrono::milliseconds timeout) const {
+  if (on_io_thread(*table_))
+    return would_block("terminate_child");
   for (std::size_t i = 0; i < table_->count; ++i) {
     auto r = supervisor::terminate_child(
       *table_->owner, running_shard(*table_, i, std::chrono::steady_clock::now() + timeout), child,
@@ -239,6 +261,8 @@ supervisor_result<ok_t> sharded_supervisor::terminate_child(const pid& child,
 
 supervisor_result<std::vector<child_info>>
 sharded_supervisor::which_children(std::chrono::milliseconds timeout) const {
+  if (on_io_thread(*table_))
+    return would_block("which_children");
   std::vector<child_info> all;
   for (std::size_t i = 0; i < table_->count; ++i) {
     auto r = supervisor::which_children(
@@ -252,6 +276,8 @@ sharded_supervisor::which_children(std::chrono::milliseconds timeout) const {
 }
 
 supervisor_result<child_counts> sharded_supervisor::count_children(std::chrono::milliseconds timeout) const {
+  if (on_io_thread(*table_))
+    return would_block("count_children");
   child_counts sum;
   for (std::size_t i = 0; i < table_->count; ++i) {
     auto r = supervisor::count_children(

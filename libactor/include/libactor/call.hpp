@@ -68,12 +68,20 @@ struct callable_args<R (C::*)(As...)> {
   using type = std::tuple<As...>;
 };
 
+/// Removes the clock's timeout entry of an answered request. CAF 0.17 never
+/// does (the entry, and its reference to the caller, would otherwise stay
+/// until the timeout expires: with a long timeout, one per call).
+void cancel_request_timeout(process_actor* self, caf::message_id mid);
+
 /// Wraps a reply handler so it runs only if the call has not failed already.
 template <class F, class... As>
-auto guard_reply(process_actor* self, std::uint64_t id, F f, std::tuple<As...>*) {
-  return [self, id, f = std::move(f)](As... xs) mutable {
-    if (self->finish_call(id))
+auto guard_reply(process_actor* self, std::uint64_t id, caf::message_id mid, F f,
+                 std::tuple<As...>*) {
+  return [self, id, mid, f = std::move(f)](As... xs) mutable {
+    if (self->finish_call(id)) {
+      cancel_request_timeout(self, mid);
       f(std::forward<As>(xs)...);
+    }
   };
 }
 
@@ -95,10 +103,14 @@ public:
     auto id = self_->begin_call(callee_.handle(),
                                 [fail](const call_error& e) { (*fail)(e); });
     using args = typename detail::callable_args<OnReply>::type;
-    hdl_.then(detail::guard_reply(self_, id, std::move(on_reply), static_cast<args*>(nullptr)),
-              [self = self_, id, fail, callee = callee_](caf::error& err) {
-                if (self->finish_call(id))
+    auto mid = hdl_.id();
+    hdl_.then(detail::guard_reply(self_, id, mid, std::move(on_reply), static_cast<args*>(nullptr)),
+              [self = self_, id, mid, fail, callee = callee_](caf::error& err) {
+                if (self->finish_call(id)) {
+                  // An error reply (not the timeout itself) leaves the entry too.
+                  detail::cancel_request_timeout(self, mid);
                   (*fail)(call_error::from_caf(err, callee));
+                }
               });
   }
 

@@ -13,3 +13,4 @@
 #include "libactor/restart_backoff.hpp"
 #include "libactor/sharded_supervisor.hpp"
 #include "libactor/supervisor.hpp"
+#include "libactor/timer_ref.hpp"

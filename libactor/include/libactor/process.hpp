@@ -25,6 +25,7 @@
 #include "libactor/exit_reason.hpp"
 #include "libactor/node.hpp"
 #include "libactor/pid.hpp"
+#include "libactor/timer_ref.hpp"
 
 namespace libactor {
 
@@ -133,10 +134,14 @@ public:
     self_->send(to.handle(), std::forward<Ts>(xs)...);
   }
 
-  /// Sends to this process after `delay`.
+  /// Sends to this process after `delay`, as `erlang:send_after/3`: the
+  /// message arrives on this process's home thread unless `cancel_timer`
+  /// cancels it first; the timer also ends with this process.
   template <class Rep, class Period, class... Ts>
-  void send_after(std::chrono::duration<Rep, Period> delay, Ts&&... xs) {
-    self_->delayed_send(self_, delay, std::forward<Ts>(xs)...);
+  timer_ref send_after(std::chrono::duration<Rep, Period> delay, Ts&&... xs) {
+    return detail::start_timer(
+      self_, std::chrono::duration_cast<std::chrono::steady_clock::duration>(delay),
+      caf::make_message(std::forward<Ts>(xs)...));
   }
 
   /// A request that fails with a `call_error` on timeout, or at once when the

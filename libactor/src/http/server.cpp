@@ -167,7 +167,14 @@ server::server(node& owner, server_options opts, http_router routes)
 }
 
 server::~server() {
-  stop();
+  if (impl_->owner.on_io_thread()) {
+    // A destructor cannot refuse: stop without waiting, cutting what is open.
+    log::error("http_server_destroyed_on_io_thread",
+               log::kv("detail", "connections cut without draining"));
+    stop_now(false);
+    return;
+  }
+  stop_now(true);
 }
 
 std::uint16_t server::port() const noexcept {
@@ -200,13 +207,22 @@ server_stats server::stats() const {
 }
 
 net::drain_report server::stop() {
+  // Checked first: the drain waits for the sessions, which may run on this
+  // very thread.
+  if (impl_->owner.on_io_thread())
+    throw std::logic_error("http::server::stop on an I/O thread would block it (it waits for the "
+                           "sessions to drain); stop the server from outside the node's threads");
+  return stop_now(true);
+}
+
+net::drain_report server::stop_now(bool wait) {
   if (impl_->stopped)
     return {};
   impl_->stopped = true;
   auto& sh = *impl_->shared;
   sh.stopping.store(true);
   exit(impl_->watcher, exit_reason::shutdown());
-  auto report = impl_->listen->stop(sh.opts.drain_timeout);
+  auto report = impl_->listen->stop(wait ? sh.opts.drain_timeout : std::chrono::milliseconds{0});
   // What is left (sessions between accept and start, cut ones) ends with
   // the supervision tree.
   exit(impl_->conns.top(), exit_reason::shutdown());
@@ -214,7 +230,9 @@ net::drain_report server::stop() {
   // Wait for the tree itself, not only the sessions: the shards still have
   // the drained sessions' exits to handle when the last session is gone.
   auto top = impl_->conns.top();
-  while ((sh.sessions.load() > 0 || alive(top)) && std::chrono::steady_clock::now() < deadline)
+  // Polls, off the I/O threads only (see `stop`): nothing signals the end
+  // of the last session and of the tree together.
+  while (wait && (sh.sessions.load() > 0 || alive(top)) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds{5});
   for (auto& w : sh.wheels)
     w->stop();

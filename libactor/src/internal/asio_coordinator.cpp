@@ -75,7 +75,7 @@ private:
 } // namespace
 
 asio_coordinator::asio_coordinator(caf::actor_system& sys, io_pool& pool)
-  : super(sys), pool_(pool), clock_(pool.context()), unit_(&sys, this) {
+  : super(sys), pool_(pool), clock_(pool), unit_(&sys, this) {
 }
 
 void asio_coordinator::start() {

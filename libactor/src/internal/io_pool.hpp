@@ -37,7 +37,7 @@ public:
 
   /// Thread `i`'s context.
   boost::asio::io_context& context(std::size_t i) noexcept { return *contexts_[i % size_]; }
-  /// The first thread's: for node-wide objects (the actor clock, listeners).
+  /// The first thread's: for node-wide objects (listeners).
   boost::asio::io_context& context() noexcept { return *contexts_[0]; }
   std::size_t size() const noexcept { return size_; }
 

@@ -1,6 +1,7 @@
 #include "libactor/net/listener.hpp"
 
 #include <condition_variable>
+#include <stdexcept>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -363,6 +364,10 @@ listener_stats listener::stats() const noexcept {
 
 drain_report listener::stop(std::chrono::milliseconds timeout) {
   auto& d = *impl_;
+  // A drain waits for sessions that may run on this very thread.
+  if (timeout > std::chrono::milliseconds{0} && d.owner.on_io_thread())
+    throw std::logic_error("net::listener::stop with a drain timeout on an I/O thread would block "
+                           "it; stop from outside the node's threads");
   std::vector<connection_ptr> to_drain;
   {
     std::lock_guard<std::mutex> guard{d.mtx};

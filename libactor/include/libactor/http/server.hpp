@@ -137,12 +137,16 @@ public:
   const sharded_supervisor& connections() const noexcept;
 
   /// Graceful stop: no new connections, current requests finish, idle
-  /// connections close, the rest are cut after `drain_timeout`.
+  /// connections close, the rest are cut after `drain_timeout`. It waits
+  /// for the drain, so on one of the node's I/O threads (inside a process)
+  /// it refuses at once with std::logic_error.
   net::drain_report stop();
 
   struct impl;
 
 private:
+  net::drain_report stop_now(bool wait);
+
   std::shared_ptr<impl> impl_;
 };
 

@@ -123,7 +123,9 @@ public:
   listener_stats stats() const noexcept;
 
   /// Stops accepting, asks every open connection to drain, waits up to
-  /// `timeout` for them to close, then closes the rest by force.
+  /// `timeout` for them to close, then closes the rest by force. On one of
+  /// the node's I/O threads only a zero timeout is allowed (anything else
+  /// would block the thread: std::logic_error).
   drain_report stop(std::chrono::milliseconds timeout);
 
   struct impl;
