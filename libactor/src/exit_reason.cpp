@@ -19,6 +19,9 @@ caf::error exit_reason::to_caf() const {
       return caf::exit_reason::user_shutdown;
     case kind::kill:
       return caf::exit_reason::kill;
+    case kind::killed:
+      // Not CAF's `kill`, which no process can trap.
+      return detail::make_error(detail::errc::killed, "killed");
     case kind::error:
       break;
   }
@@ -43,7 +46,7 @@ exit_reason exit_reason::from_caf(const caf::error& x) {
   if (auto text = detail::error_text(x))
     return error(std::move(*text));
   if (detail::error_text(x, detail::errc::killed))
-    return kill();
+    return killed();
   if (auto detail_text = detail::error_text(x, detail::errc::shutdown_detail))
     return shutdown(std::move(*detail_text));
   return error(caf::to_string(x));
@@ -56,6 +59,8 @@ std::string to_string(const exit_reason& x) {
     case exit_reason::kind::shutdown:
       return x.message().empty() ? "shutdown" : "shutdown(" + x.message() + ")";
     case exit_reason::kind::kill:
+      return "kill";
+    case exit_reason::kind::killed:
       return "killed";
     case exit_reason::kind::error:
       break;

@@ -6,6 +6,7 @@
 #include <caf/make_message.hpp>
 #include <caf/send.hpp>
 
+#include "internal/exit_signal.hpp"
 #include "internal/node_impl.hpp"
 
 namespace libactor {
@@ -53,8 +54,12 @@ void send_exit_signal(const caf::actor& to, const exit_reason& reason,
   if (!to)
     return;
   auto source = from ? from : to.address();
-  to->enqueue(nullptr, caf::make_message_id(),
-              caf::make_message(caf::exit_msg{source, reason.to_caf()}), nullptr);
+  // A process gets the signal tagged, so that its links survive it (see
+  // exit_signal.hpp); any other CAF actor only understands `exit_msg`.
+  auto msg = as_process(caf::actor_cast<caf::abstract_actor*>(to)) != nullptr
+               ? make_exit_signal(std::move(source), reason)
+               : caf::make_message(caf::exit_msg{std::move(source), reason.to_caf()});
+  to->enqueue(nullptr, caf::make_message_id(), std::move(msg), nullptr);
 }
 
 } // namespace detail

@@ -9,6 +9,7 @@
 #include <caf/sec.hpp>
 
 #include "internal/error_category.hpp"
+#include "internal/exit_signal.hpp"
 #include "internal/node_impl.hpp"
 #include "libactor/call.hpp"
 #include "libactor/log.hpp"
@@ -83,6 +84,13 @@ void process_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* e
 caf::invoke_message_result process_actor::consume(caf::mailbox_element& x) {
   // As Erlang's message_queue_len, the message being handled is not waiting.
   mailbox_length_.fetch_sub(1, std::memory_order_relaxed);
+  // An exit/2 signal is handled here, before CAF would unlink its sender,
+  // and whatever the behaviour (a process awaiting a reply still gets it).
+  if (is_exit_signal(x.content())) {
+    auto signal = x.content().move_if_unshared<caf::exit_msg>(1);
+    handle_exit_signal(signal);
+    return caf::invoke_message_result::consumed;
+  }
   auto result = super::consume(x);
   // A skipped message stays in the mailbox and is consumed again later.
   if (result == caf::invoke_message_result::skipped)
@@ -103,6 +111,29 @@ void process_actor::on_cleanup(const caf::error& reason) {
   if (why.abnormal() && log::enabled(log::level::error))
     log::error("crash_report", log::kv("process", pid_of(address())), log::kv("name", name_),
                log::kv("parent", parent_), log::kv("reason", why));
+  release_handlers();
+}
+
+void process_actor::release_handlers() {
+  // The handlers are closures, and a closure may hold a pid: this process's
+  // own, or that of a process whose closures hold this one's. Such a cycle
+  // of strong references would keep both actors, and all they captured,
+  // alive after they ended. A dead process runs no handler again: drop them.
+  // Monitors still set are removed from their targets, which would
+  // otherwise keep an entry for this process until they end.
+  for (auto& kv : watches_)
+    demonitor(kv.first);
+  watches_.clear();
+  // Moved out first and destroyed last: a destructor that reaches back into
+  // this process finds the members already empty.
+  auto calls = std::move(calls_);
+  auto on_exit = std::move(on_exit_);
+  auto on_down = std::move(on_down_);
+  auto body = std::move(body_); // never run if the process ended before it started
+  calls_.clear();
+  on_exit_ = nullptr;
+  on_down_ = nullptr;
+  body_ = nullptr;
 }
 
 bool process_actor::cleanup(caf::error&& fail_state, caf::execution_unit* host) {
@@ -110,7 +141,7 @@ bool process_actor::cleanup(caf::error&& fail_state, caf::execution_unit* host) 
   // be trapped: killing one child would kill its supervisor. Erlang's
   // victim exits with `killed`, which links receive as a trappable signal.
   if (fail_state == caf::exit_reason::kill)
-    fail_state = detail::make_error(detail::errc::killed, "killed");
+    fail_state = exit_reason::killed().to_caf();
 
   // Exit hooks first: CAF's cleanup drains the mailbox and only then runs
   // the attachables (links, monitors), so this is the one point where a
@@ -146,7 +177,12 @@ void process_actor::remove_user_monitor(const caf::actor& who) {
 }
 
 void process_actor::handle_exit_signal(caf::exit_msg& x) {
-  // CAF has already acted on `kill`, which no process can trap.
+  // No process can trap `kill`. (CAF acts on a `kill` that arrives as its own
+  // exit message before calling here; one sent by exit/2 arrives here.)
+  if (x.reason == caf::exit_reason::kill) {
+    quit(std::move(x.reason));
+    return;
+  }
   auto reason = exit_reason::from_caf(x.reason);
   if (trap_exit_) {
     if (on_exit_)

@@ -1148,7 +1148,7 @@ private:
 
   void check_shutdown_reason(const pid& who, const shutdown_mode& how, const exit_reason& why) {
     bool expected = why.what() == exit_reason::kind::shutdown
-                    || (why.what() == exit_reason::kind::kill
+                    || (why.what() == exit_reason::kind::killed
                         && how.what() != shutdown_mode::kind::infinity);
     if (!expected)
       log::error("shutdown_error", log::kv("supervisor", me_), log::kv("name", name_),

@@ -1,11 +1,18 @@
 #include "libactor/process.hpp"
 
+#include <any>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
 #include <caf/atom.hpp>
+#include <caf/delegated.hpp>
 #include <caf/response_promise.hpp>
 #include <catch2/catch.hpp>
+
+#include "libactor/call.hpp"
+#include "libactor/supervisor.hpp"
 
 #include "support/event_log.hpp"
 #include "support/test_node.hpp"
@@ -283,4 +290,170 @@ TEST_CASE("a killed process sends its links a trappable killed, not kill", "[pro
   // As in Erlang: the trapping partner hears `killed` and lives on.
   REQUIRE(log.wait_for("exit:killed"));
   CHECK(alive(partner));
+}
+
+TEST_CASE("killed is an ordinary trappable reason: passed on with exit/2 it kills nobody",
+          "[process][exit]") {
+  event_log log;
+  node n{test::small_node()};
+  auto third = spawn(n, watcher, &log, pid{}, true, false);
+  REQUIRE(log.wait_for("watching"));
+  auto victim = spawn(n, worker, &log);
+  auto relay = spawn(n, [&log](process& self, pid victim, pid third) -> caf::behavior {
+    self.trap_exit(true);
+    self.link(victim);
+    self.on_exit([&log, self, third](const pid&, const exit_reason& why) mutable {
+      log.push("relay:" + to_string(why));
+      self.exit(third, why);
+    });
+    log.push("relaying");
+    return {[](int) {}};
+  }, victim, third);
+  REQUIRE(log.wait_for("relaying"));
+  exit(victim, exit_reason::kill());
+  REQUIRE(log.wait_for("relay:killed"));
+  // What the relay received is `killed`, not the signal `kill`: the
+  // trapping third process hears it and lives on.
+  CHECK(log.wait_for("exit:killed"));
+  CHECK(alive(third));
+  CHECK(alive(relay));
+}
+
+TEST_CASE("killing a supervisor gives its trapping child a trappable killed, so its cleanup runs",
+          "[process][exit][supervisor]") {
+  event_log log;
+  node n{test::small_node()};
+  auto child_body = [&log](process& self, int) -> caf::behavior {
+    self.trap_exit(true);
+    self.on_exit([&log, self](const pid&, const exit_reason& why) mutable {
+      log.push("child-cleanup:" + to_string(why));
+      self.exit(why);
+    });
+    log.push("child-up");
+    return {[](int) {}};
+  };
+  pid child;
+  std::mutex mtx;
+  auto start = [&](process& sup, const std::any&) {
+    auto p = sup.spawn_link(child_body, 0);
+    std::lock_guard<std::mutex> guard{mtx};
+    child = p;
+    return p;
+  };
+  supervisor_spec spec;
+  spec.name = "killed_sup";
+  spec.children = {child_spec{"trapper", start, restart_type::permanent, {}, child_type::worker}};
+  auto r = supervisor::start(n, std::move(spec));
+  REQUIRE(r.ok());
+  auto sup = r.value();
+  REQUIRE(log.wait_for("child-up"));
+  pid c;
+  {
+    std::lock_guard<std::mutex> guard{mtx};
+    c = child;
+  }
+  exit(sup, exit_reason::kill());
+  CHECK(log.wait_for("child-cleanup:killed"));
+  CHECK(test::eventually([&] { return !alive(c); }));
+}
+
+TEST_CASE("exit/2 leaves links in place: a trapping process still hears of its linked sender's crash",
+          "[process][link][exit]") {
+  event_log log;
+  node n{test::small_node()};
+  auto b = spawn(n, watcher, &log, pid{}, true, false);
+  REQUIRE(log.wait_for("watching"));
+  auto a = spawn(n, [&log](process& self, pid b) -> caf::behavior {
+    self.link(b);
+    self.exit(b, exit_reason::error("note"));
+    return {
+      [](crash_atom, const std::string& why) -> std::string { throw std::runtime_error(why); },
+    };
+  }, b);
+  REQUIRE(log.wait_for("exit:error(note)"));
+  send(a, crash_atom::value, std::string{"later"});
+  CHECK(log.wait_for("exit:error(later)"));
+  CHECK(alive(b));
+}
+
+TEST_CASE("exit/2 from outside leaves the target's links in place", "[process][link][exit]") {
+  event_log log;
+  node n{test::small_node()};
+  auto a = spawn(n, worker, &log);
+  auto b = spawn(n, watcher, &log, a, true, true);
+  REQUIRE(log.wait_for("watching"));
+  // A signal from outside any process, then one that names a as its source.
+  exit(b, exit_reason::shutdown());
+  REQUIRE(log.wait_for("exit:shutdown"));
+  send(a, crash_atom::value, std::string{"after"});
+  CHECK(log.wait_for("exit:error(after)"));
+}
+
+namespace {
+
+/// Fixture: holds `held` and its own pid in every kind of handler it has
+/// (exit, down, behaviour, a pending call's failure handler), the cycle
+/// that kept a process alive forever.
+caf::behavior self_holder(process& self, std::shared_ptr<int> held, pid callee, event_log* log) {
+  auto me = self.self();
+  self.trap_exit(true);
+  self.on_exit([me, held](const pid&, const exit_reason&) {});
+  self.on_down([me, held](const pid&, const exit_reason&) {});
+  self.monitor(callee);
+  self.call(callee, std::chrono::hours{1}, ping_atom::value)
+    .then([me, held](const std::string&) {}, [me, held](const call_error&) {});
+  log->push("holding");
+  return {[me, held, self](stop_atom) mutable { self.exit(); }};
+}
+
+/// Fixture: answers nothing, so a call to it stays pending.
+caf::behavior mute(process&, int) {
+  return {[](ping_atom) -> caf::result<std::string> { return caf::delegated<std::string>{}; }};
+}
+
+} // namespace
+
+TEST_CASE("a process's handlers are released at exit, breaking cycles through its own pid",
+          "[process][exit][leak]") {
+  event_log log;
+  node n{test::small_node()};
+  auto held = std::make_shared<int>(42);
+  std::weak_ptr<int> observed = held;
+  auto callee = spawn(n, mute, 0);
+  auto p = spawn(n, self_holder, std::move(held), callee, &log);
+  REQUIRE(log.wait_for("holding"));
+  send(p, stop_atom::value);
+  REQUIRE(test::eventually([&] { return !alive(p); }));
+  p = pid{};
+  CHECK(test::eventually([&] { return observed.expired(); }));
+  CHECK(alive(callee));
+}
+
+TEST_CASE("two processes holding each other's pids in their handlers are both released at exit",
+          "[process][exit][leak]") {
+  event_log log;
+  node n{test::small_node()};
+  auto held = std::make_shared<int>(7);
+  std::weak_ptr<int> observed = held;
+  auto holder = [&log](process& self, std::shared_ptr<int> held, std::string name) -> caf::behavior {
+    return {[&log, self, held, name](const caf::actor& hdl) mutable {
+      pid other{hdl};
+      self.on_exit([other, held](const pid&, const exit_reason&) {});
+      self.on_down([other, held](const pid&, const exit_reason&) {});
+      log.push(name + " holds");
+    }};
+  };
+  auto a = spawn(n, holder, held, std::string{"a"});
+  auto b = spawn(n, holder, held, std::string{"b"});
+  held.reset();
+  send(a, b.handle());
+  send(b, a.handle());
+  REQUIRE(log.wait_for("a holds"));
+  REQUIRE(log.wait_for("b holds"));
+  exit(a, exit_reason::shutdown());
+  exit(b, exit_reason::shutdown());
+  REQUIRE(test::eventually([&] { return !alive(a) && !alive(b); }));
+  a = pid{};
+  b = pid{};
+  CHECK(test::eventually([&] { return observed.expired(); }));
 }

@@ -1,6 +1,6 @@
 /// @file
 /// Why a process ended, in OTP's terms: `normal`, `shutdown`, `killed` or an
-/// error carrying a message. Links, monitors, supervisors and crash reports all
+/// error carrying a message; plus `kill`, the untrappable exit signal. Links, monitors, supervisors and crash reports all
 /// speak this type; it converts to and from CAF's `caf::error` at the edges.
 #pragma once
 
@@ -19,11 +19,18 @@ namespace libactor {
 ///
 /// As in OTP, `normal` and `shutdown` are orderly endings: a non-trapping
 /// process linked to one that ends `normal` lives on, and neither produces a
-/// crash report. `kill` cannot be trapped. Every other ending is an `error`
-/// whose message says what went wrong (an exception's `what()`, say).
+/// crash report. Every other ending is an `error` whose message says what
+/// went wrong (an exception's `what()`, say).
+///
+/// `kill` and `killed` are two things, as in OTP. `kill` is a signal: sent
+/// with `exit(pid, kill())` it ends the receiver even if it traps exits.
+/// `killed` is the reason that receiver then exits with, and what its links
+/// and monitors are told: an ordinary abnormal reason, which a trapping
+/// process receives in `on_exit` and survives. Were the victim's links sent
+/// `kill` itself, one kill would take down everything linked to it.
 class exit_reason {
 public:
-  enum class kind : std::uint8_t { normal, shutdown, kill, error };
+  enum class kind : std::uint8_t { normal, shutdown, kill, killed, error };
 
   /// Constructs the `normal` reason.
   exit_reason() = default;
@@ -36,7 +43,10 @@ public:
   static exit_reason shutdown(std::string detail) {
     return exit_reason{kind::shutdown, std::move(detail)};
   }
+  /// The untrappable exit signal (`exit(Pid, kill)`).
   static exit_reason kill() { return exit_reason{kind::kill, {}}; }
+  /// The reason a process ended by `kill` exits with; trappable.
+  static exit_reason killed() { return exit_reason{kind::killed, {}}; }
   static exit_reason error(std::string message) {
     return exit_reason{kind::error, std::move(message)};
   }
@@ -55,7 +65,8 @@ public:
   /// CAF's representation, for `quit`, `send_exit` and friends.
   caf::error to_caf() const;
 
-  /// Maps any CAF exit reason or error onto the four OTP kinds.
+  /// Maps any CAF exit reason or error onto the OTP kinds; the inverse of
+  /// `to_caf` (`kill` stays `kill`, `killed` stays `killed`).
   static exit_reason from_caf(const caf::error& x);
 
   friend bool operator==(const exit_reason& x, const exit_reason& y) {
@@ -74,7 +85,8 @@ private:
   std::string message_;
 };
 
-/// Renders `normal`, `shutdown`, `shutdown(<detail>)`, `killed` or `error(<message>)`.
+/// Renders `normal`, `shutdown`, `shutdown(<detail>)`, `kill`, `killed` or
+/// `error(<message>)`.
 std::string to_string(const exit_reason& x);
 
 } // namespace libactor

@@ -19,8 +19,9 @@ enum class errc : std::uint8_t {
   process_error = 1,
   /// A process ended with `exit_reason::shutdown(detail)`; the context holds it.
   shutdown_detail = 2,
-  /// A process ended by the untrappable `kill`; what its links receive
-  /// instead of `kill` (Erlang's `killed`), which they may trap.
+  /// `exit_reason::killed()`: the reason of a process ended by the
+  /// untrappable `kill` signal, and what its links receive instead of `kill`
+  /// (Erlang's `killed`), which they may trap.
   killed = 3,
 };
 

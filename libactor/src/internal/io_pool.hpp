@@ -14,12 +14,16 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
+#include <exception>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+
+#include "libactor/log.hpp"
 
 namespace libactor::detail {
 
@@ -47,9 +51,15 @@ public:
     for (std::size_t i = 0; i < size_; ++i)
       threads_.emplace_back([this, i] {
         current() = {this, i};
-        contexts_[i]->run();
+        run(i);
         current() = {};
       });
+  }
+
+  /// Exceptions that escaped a handler on one of the threads (and were
+  /// logged as `io_handler_exception`).
+  std::uint64_t handler_exceptions() const noexcept {
+    return handler_exceptions_.load(std::memory_order_relaxed);
   }
 
   /// Lets the threads finish once no work is left, joins them, then runs on
@@ -62,9 +72,11 @@ public:
     threads_.clear();
     for (bool ran = true; ran;) {
       ran = false;
-      for (auto& c : contexts_) {
-        c->restart();
-        ran = c->poll() > 0 || ran;
+      for (std::size_t i = 0; i < size_; ++i) {
+        auto& c = *contexts_[i];
+        c.restart();
+        // A handler that threw did run (and may have posted more).
+        ran = !completes(i, [&] { ran = c.poll() > 0 || ran; }) || ran;
       }
     }
   }
@@ -120,6 +132,33 @@ public:
   };
 
 private:
+  /// Thread `i`'s loop. An exception escaping a handler leaves `run`; left
+  /// to escape the thread it would end the whole node (std::terminate). As
+  /// the BEAM keeps its schedulers running whatever one process does, it is
+  /// logged and the loop goes on: Asio lets `run` be called again after a
+  /// handler threw, with the rest of the queue intact.
+  void run(std::size_t i) {
+    while (!completes(i, [this, i] { contexts_[i]->run(); }))
+      continue;
+  }
+
+  /// Runs `step` over thread `i`'s context; false if a handler threw (then
+  /// logged and counted).
+  template <class Step>
+  bool completes(std::size_t i, Step step) {
+    try {
+      step();
+      return true;
+    } catch (const std::exception& e) {
+      handler_exceptions_.fetch_add(1, std::memory_order_relaxed);
+      log::error("io_handler_exception", log::kv("thread", i), log::kv("what", e.what()));
+    } catch (...) {
+      handler_exceptions_.fetch_add(1, std::memory_order_relaxed);
+      log::error("io_handler_exception", log::kv("thread", i), log::kv("what", "unknown exception"));
+    }
+    return false;
+  }
+
   /// Which pool and thread the calling thread is (none outside pools).
   static slot& current() noexcept {
     thread_local slot s;
@@ -137,6 +176,7 @@ private:
   std::vector<work_guard> work_;
   std::vector<std::thread> threads_;
   std::atomic<std::size_t> next_{0};
+  std::atomic<std::uint64_t> handler_exceptions_{0};
 };
 
 } // namespace libactor::detail

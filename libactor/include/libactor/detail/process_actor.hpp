@@ -169,6 +169,8 @@ private:
   void handle_down(caf::down_msg& x);
   caf::error handle_exception(std::exception_ptr& x);
   void release_watch(const caf::actor_addr& who);
+  /// At exit: drops handlers, pending calls and monitors (see the .cpp).
+  void release_handlers();
 
   libactor::node* owner_;
   std::size_t home_;
