@@ -752,7 +752,10 @@ void registry::state::reclaim_locked(registry_partition& p, key_entry& e, std::u
     // The key's other processes got them (duplicate mode): there is no one
     // to hand them to, and no later process should get them a second time.
     p.counters.dropped_exit += back.size();
-    log::warning("registry_exit_unread_dropped", log::kv("process", pid{caf::actor_cast<caf::actor>(&self)}),
+    // From the address: a strong reference made from `&self` could revive
+    // an actor whose last reference is gone (CAF's `unreachable` exit).
+    log::warning("registry_exit_unread_dropped",
+                 log::kv("process", pid{caf::actor_cast<caf::actor>(self.address())}),
                  log::kv("messages", back.size()));
     return;
   }
