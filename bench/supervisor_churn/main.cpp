@@ -2,7 +2,7 @@
 // one simple_one_for_one supervisor versus N shards, in one run.
 //
 // Every child crashes in its body (`lives - 1` times, each crash followed by
-// a restart) and then exits normally (transient: not restarted). A single
+// a restart; with `--start call`, just after its body, see churn_child) and then exits normally (transient: not restarted). A single
 // supervisor handles every exit and every restart one at a time, so it caps
 // the rate whatever the core count; shards spread that work over the
 // scheduler threads. The sampled mailbox length of the busiest supervisor
@@ -57,16 +57,29 @@ bool crash_by_throw = true;
 /// driver process through `start_child` with a reply.
 bool start_by_cast = true;
 
-caf::behavior churn_child(process& self, std::shared_ptr<child_state> st) {
-  if (st->lives.fetch_sub(1, std::memory_order_relaxed) > 1) {
+/// One life's end: a crash (`lives - 1` times), then a normal exit.
+void end_life(process& self, child_state& st) {
+  if (st.lives.fetch_sub(1, std::memory_order_relaxed) > 1) {
     if (crash_by_throw)
       throw std::runtime_error("churn"); // crash: the supervisor restarts it
     self.exit(libactor::exit_reason::error("churn"));
-    return {[](int) {}};
+    return;
   }
-  if (st->run->finished.fetch_add(1, std::memory_order_acq_rel) + 1 == st->run->children)
-    st->run->done.set_value();
+  if (st.run->finished.fetch_add(1, std::memory_order_acq_rel) + 1 == st.run->children)
+    st.run->done.set_value();
   self.exit(); // normal exit: a transient child stays down
+}
+
+caf::behavior churn_child(process& self, std::shared_ptr<child_state> st) {
+  if (!start_by_cast) {
+    // Started by a call, a child counts as started once its body (its init)
+    // has returned: a crash in the body would be a failed start_child, not
+    // a crash to restart. So it ends each life just after its init, on a
+    // message to itself.
+    self.send(self.self(), 0);
+    return {[self, st](int) mutable { end_life(self, *st); }};
+  }
+  end_life(self, *st);
   return {[](int) {}};
 }
 

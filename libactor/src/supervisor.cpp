@@ -601,7 +601,6 @@ private:
   /// Stops the children started so far, then exits, as OTP's init does
   /// when a child fails to start.
   void fail_init(supervisor_error err, std::vector<stop_target> started) {
-    failed_ = true;
     auto reason = exit_reason::error(err.reason().empty() ? err.message() : err.reason());
     std::deque<std::vector<stop_target>> batches;
     for (auto& t : started)
@@ -1446,7 +1445,6 @@ private:
   std::unordered_map<std::uint64_t, std::size_t> taken_exits_;
   bool draining_ = false;
   bool in_init_ = false;
-  bool failed_ = false;
   bool exiting_ = false;
   exit_reason pending_exit_;
 };

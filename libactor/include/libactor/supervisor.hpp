@@ -200,10 +200,14 @@ inline constexpr std::chrono::milliseconds default_timeout{5000};
 
 // -- starting --------------------------------------------------------------------
 
-/// Starts a supervisor from outside any process and waits until it has
-/// started every child (or failed to, after stopping those already started).
-/// On a failed child start the error says which child and why. The
-/// supervisor has no parent: stop it with `exit(sup, shutdown)` or `node::stop`.
+/// Starts a supervisor from outside any process and waits until every child
+/// has acknowledged its init (its body returned; a child supervisor once its
+/// own children did), started one after the other in list order. A start
+/// function that throws, or a child that ends before acknowledging, fails
+/// the start (`start_failed`, with the child's id and reason) after the
+/// children already started are stopped. On timeout the supervisor is
+/// killed, and its whole tree with it (`call_failed`). The supervisor has no
+/// parent: stop it with `exit(sup, shutdown)` or `node::stop`.
 supervisor_result<pid> start(node& owner, supervisor_spec spec,
                              std::chrono::milliseconds timeout = default_timeout);
 
@@ -211,6 +215,9 @@ supervisor_result<pid> start(node& owner, supervisor_spec spec,
 /// Returns at once with the supervisor's pid (a process cannot block); if a
 /// child then fails to start, the supervisor stops the others and exits with
 /// `error("failed_to_start_child ...")`, which `parent` receives as an exit.
+/// Run by a supervisor's start function, the new supervisor acknowledges its
+/// init to that parent only once its children are up, and the parent waits
+/// for that before starting its next child.
 pid start_link(process& parent, supervisor_spec spec);
 
 /// A child spec that runs `start_link(sup, spec)`: a supervisor as a child,
