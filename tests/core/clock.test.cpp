@@ -109,13 +109,16 @@ caf::behavior timed(process& self, event_log* log, pid silent_one, std::string t
 TEST_CASE("a process's timers fire on its home thread while another I/O thread is busy",
           "[clock]") {
   event_log log;
+  // Each round's flags outlive the node: a hog may still read them while
+  // it ends.
+  std::vector<std::unique_ptr<std::atomic<bool>>> flags;
   auto cfg = test::small_node();
   cfg.io_threads = 3;
   node n{cfg};
   auto threads = pool_of(n).size();
   for (std::size_t busy = 0; busy < threads; ++busy) {
-    std::atomic<bool> started{false};
-    std::atomic<bool> release{false};
+    auto& started = *flags.emplace_back(std::make_unique<std::atomic<bool>>(false));
+    auto& release = *flags.emplace_back(std::make_unique<std::atomic<bool>>(false));
     auto h = spawn_on(n, busy, hog, &started, &release);
     send(h, go_atom::value);
     REQUIRE(eventually([&] { return started.load(); }));
@@ -132,7 +135,7 @@ TEST_CASE("a process's timers fire on its home thread while another I/O thread i
       }
     }
     release.store(true);
-    // Gone before the flags go out of scope (the next round's would reuse them).
+    // Gone before the next round: its thread is the next one to be busy.
     REQUIRE(eventually([&] { return !alive(h); }));
     for (auto& ev : log.snapshot())
       CHECK(ev.find("away") == std::string::npos);
