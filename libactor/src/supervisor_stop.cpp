@@ -51,9 +51,10 @@ supervisor_result<ok_t> stop(node& owner, const pid& sup, std::chrono::milliseco
                             "supervisor::stop(node&, ...) on an I/O thread would block it; "
                             "send the supervisor an exit signal from a process instead"};
   auto* root = sup ? process_of(sup.handle()) : nullptr;
-  if (root == nullptr || !alive(sup))
+  // Another node's process would never show in this node's table.
+  if (root == nullptr || !alive(sup) || &root->owner() != &owner)
     return supervisor_error{supervisor_error::kind::not_found,
-                            fmt::format("no process {}", sup)};
+                            fmt::format("no process {} on this node", sup)};
   auto& procs = owner.internals().processes;
   auto gone = [&] { return tree_gone(procs, *root); };
   // From outside any process: the supervisor takes it as from its parent.
