@@ -2,6 +2,7 @@
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/logger.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/make_message.hpp>
 #include <caf/send.hpp>
@@ -14,7 +15,13 @@ namespace libactor {
 namespace detail {
 
 pid spawn_from_node(node& owner, process_spec spec) {
-  return pid{owner.system().spawn<process_actor>(&owner, std::move(spec), pid{})};
+  pid child{owner.system().spawn<process_actor>(&owner, std::move(spec), pid{})};
+  // CAF's spawn made its logger this thread's current one, a reference only
+  // this thread can drop, which the actor system's destructor waits for: a
+  // node stopped from another thread would hang. libactor logs through
+  // log.hpp, so drop it.
+  caf::logger::set_current_actor_system(nullptr);
+  return child;
 }
 
 pid spawn_from_process(process_actor* parent, process_spec spec, spawn_mode mode) {

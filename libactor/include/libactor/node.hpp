@@ -23,7 +23,9 @@ struct node_config {
   /// Messages a process may handle before yielding its I/O thread to other
   /// work (sockets, other processes): fairness against a flooded mailbox.
   std::size_t max_throughput = 64;
-  /// How long `stop` lets processes end after `shutdown` before killing them.
+  /// How long `stop` lets processes end before killing them: the first half
+  /// at most goes to stopping the top-level processes one by one, then the
+  /// stragglers get `shutdown`, and whatever is alive at the end is killed.
   std::chrono::milliseconds shutdown_timeout{5000};
   /// Threshold for libactor's log lines (see log.hpp).
   log::level log_level = log::level::info;
@@ -38,8 +40,13 @@ class process_table;
 /// handler must never block: it would stall sockets as well.
 ///
 /// Destroying a node stops it. `stop` is an orderly shutdown, as OTP's
-/// `init:stop`: every live process gets a `shutdown` exit signal, those still
-/// alive after `shutdown_timeout` are killed, then the threads are joined.
+/// `init:stop` (applications in reverse start order, each tree top-down):
+/// the top-level processes (spawned from the node, not from a process) get
+/// `shutdown` one at a time, the last started first, each waited for (a
+/// supervisor stops its own children); then the stragglers get `shutdown`;
+/// those still alive after `shutdown_timeout` are killed, as are processes
+/// spawned after that; then the threads are joined. Each process gets
+/// `shutdown` from the node at most once, including those spawned meanwhile.
 class node {
 public:
   explicit node(node_config cfg = {});
@@ -48,8 +55,9 @@ public:
   node(const node&) = delete;
   node& operator=(const node&) = delete;
 
-  /// Shuts every process down and joins all threads. Idempotent. Call it
-  /// from outside the node's threads (not from a process or I/O handler).
+  /// Shuts every process down in order (see above) and joins all threads.
+  /// Idempotent. Call it from outside the node's threads (not from a
+  /// process or I/O handler).
   void stop();
 
   /// True between construction and `stop`.

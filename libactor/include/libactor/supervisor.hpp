@@ -315,6 +315,16 @@ void count_children(process& self, const pid& sup,
                     std::function<void(supervisor_result<child_counts>)> then,
                     std::chrono::milliseconds timeout = default_timeout);
 
+// -- stopping ------------------------------------------------------------------------
+
+/// OTP's `supervisor:stop/3`: sends `shutdown` to the supervisor and waits
+/// until it and its tree have exited (children stopped top-down, in reverse
+/// start order). `not_found` if `sup` is not alive; past `timeout` the
+/// supervisor is killed and the call fails (`call_failed`). Refused on an I/O
+/// thread, like the other blocking calls (supervisor_stop.cpp).
+supervisor_result<ok_t> stop(node& owner, const pid& sup,
+                             std::chrono::milliseconds timeout = default_timeout);
+
 } // namespace supervisor
 
 } // namespace libactor
