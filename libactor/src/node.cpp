@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
+#include <stdexcept>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -201,10 +203,23 @@ node::node(node_config cfg) : impl_(std::make_unique<impl>()) {
 }
 
 node::~node() {
-  stop();
+  try {
+    stop();
+  } catch (const std::exception& e) {
+    // Destroyed by one of its own threads: it can neither wait for its
+    // processes nor join that thread. Say so before the program ends.
+    log::error("node_destroyed_on_io_thread", log::kv("what", e.what()));
+    std::terminate();
+  }
 }
 
 void node::stop() {
+  // Stopping waits for every process and joins the I/O threads: on one of
+  // them it would wait for itself. Refused before anything changes, so the
+  // node keeps running and a later stop from outside still works.
+  if (on_io_thread())
+    throw std::logic_error("node::stop on one of the node's I/O threads would wait for itself; "
+                           "call it from outside the node");
   if (!impl_->running.exchange(false))
     return;
   orderly_stop{impl_->processes}.run(impl_->config.shutdown_timeout);

@@ -646,11 +646,10 @@ private:
       if (!child)
         return {{}, "start function returned no pid"};
       bool acks = handshake && actor->spawned_marked(child.id());
-      // Swap the link for a monitor. In CAF a process that dies by `kill`
-      // sends `kill` (not OTP's trappable `killed`) over its links, which
-      // would take this supervisor and its whole tree down with one child
-      // killed from outside. The monitor reports the same reason; the
-      // children still end with the supervisor (see `on_terminated`).
+      // Swap the link for a monitor: a DOWN carries the same reason as the
+      // EXIT would, and a monitor cannot be cut by anything the child does
+      // (unlink, or a link it hands to another process). The children
+      // still end with the supervisor (see `on_terminated`).
       self_.monitor(child);
       self_.unlink(child);
       return {std::move(child), {}, acks};

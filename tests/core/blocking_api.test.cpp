@@ -194,3 +194,22 @@ TEST_CASE("the HTTP server and the listener refuse to drain on an I/O thread",
   CHECK(l->rfind("threw: ", 0) == 0);
   listen->stop(0ms);
 }
+
+TEST_CASE("node stop refuses on one of the node's I/O threads and the node runs on",
+          "[blocking_api][node]") {
+  node n{test::small_node()};
+  auto r = in_process(n, [&n] {
+    n.stop();
+    return std::string{"stopped"};
+  });
+  REQUIRE(r);
+  CHECK(r->rfind("threw: ", 0) == 0);
+  CHECK(r->find("would wait for itself") != std::string::npos);
+  CHECK(n.running());
+  // Still serving: a process spawned now runs.
+  auto again = in_process(n, [] { return std::string{"ran"}; });
+  REQUIRE(again);
+  CHECK(*again == "ran");
+  n.stop();
+  CHECK_FALSE(n.running());
+}

@@ -56,8 +56,9 @@ public:
   node& operator=(const node&) = delete;
 
   /// Shuts every process down in order (see above) and joins all threads.
-  /// Idempotent. Call it from outside the node's threads (not from a
-  /// process or I/O handler).
+  /// Idempotent. Call it from outside the node's threads: on one of them
+  /// (in a process or I/O handler) it throws `std::logic_error` and the node
+  /// runs on, since it would wait for the very thread it runs on.
   void stop();
 
   /// True between construction and `stop`.
