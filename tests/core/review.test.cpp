@@ -1,0 +1,92 @@
+// Hostile review of the OTP-semantics merge: each test documents one bug.
+#include <atomic>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <caf/atom.hpp>
+#include <catch2/catch.hpp>
+
+#include "libactor/names.hpp"
+#include "libactor/process.hpp"
+#include "libactor/supervisor.hpp"
+#include "libactor/timer_ref.hpp"
+#include "support/event_log.hpp"
+#include "support/log_capture.hpp"
+#include "support/test_node.hpp"
+
+using namespace libactor;
+using namespace std::chrono_literals;
+using test::event_log;
+using test::eventually;
+
+namespace {
+
+using rv_finish_atom = caf::atom_constant<caf::atom("rvfinish")>;
+
+struct pid_slot {
+  std::mutex mtx;
+  pid value;
+  void set(pid x) {
+    std::lock_guard<std::mutex> guard{mtx};
+    value = std::move(x);
+  }
+  pid get() {
+    std::lock_guard<std::mutex> guard{mtx};
+    return value;
+  }
+};
+
+/// A worker that never acknowledges its init (until told to); records its
+/// parent (the supervisor) so the test can reach it while start blocks.
+child_spec never_acks(event_log* log, pid_slot* sup_slot, std::string id) {
+  auto start = [log, sup_slot, id](process& sup, const std::any&) {
+    sup_slot->set(sup.self());
+    return sup.spawn_link([log, id](process& self) -> caf::behavior {
+      self.caf_self()->defer_init_ack();
+      log->push("init:" + id);
+      return {[self](rv_finish_atom) { self.caf_self()->ack_init(); }};
+    });
+  };
+  return child_spec{id, start, restart_type::permanent, {}, child_type::worker};
+}
+
+supervisor_spec rv_spec(std::string name, std::vector<child_spec> xs) {
+  supervisor_spec spec;
+  spec.name = std::move(name);
+  spec.flags = supervisor_flags{restart_strategy::one_for_one, 10, 60s};
+  spec.children = std::move(xs);
+  return spec;
+}
+
+} // namespace
+
+// A supervisor killed from outside while its start waits for a child's init
+// ack: supervisor::start must return an error (the supervisor is gone), not
+// throw std::future_error (broken promise) and not wait for its timeout.
+TEST_CASE("review: a supervisor killed while awaiting a child's init ack fails its start",
+          "[review]") {
+  event_log log;
+  node n{test::small_node()};
+  test::log_capture quiet{log::level::error};
+  pid_slot sup;
+  auto fut = std::async(std::launch::async, [&] {
+    try {
+      auto r = supervisor::start(n, rv_spec("top", {never_acks(&log, &sup, "a")}), 60s);
+      return r.ok() ? std::string{"ok"} : std::string{"error: "} + r.error().message();
+    } catch (const std::exception& e) {
+      return std::string{"threw: "} + e.what();
+    }
+  });
+  REQUIRE(log.wait_for("init:a"));
+  REQUIRE(sup.get());
+  exit(sup.get(), exit_reason::kill());
+  REQUIRE(eventually([&] { return !alive(sup.get()); }));
+  // Generous: 60 s is the start's own timeout; the supervisor died long ago.
+  REQUIRE(fut.wait_for(test::deadline) == std::future_status::ready);
+  auto out = fut.get();
+  INFO(out);
+  CHECK(out.rfind("error: ", 0) == 0);
+}
