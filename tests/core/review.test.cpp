@@ -90,3 +90,45 @@ TEST_CASE("review: a supervisor killed while awaiting a child's init ack fails i
   INFO(out);
   CHECK(out.rfind("error: ", 0) == 0);
 }
+
+// The same broken promise through node::stop: the node stops while a
+// supervisor::start is still waiting for a child's init. The caller must get
+// an error result, not an exception out of supervisor::start.
+TEST_CASE("review: node::stop during supervisor::start fails the start without throwing",
+          "[review]") {
+  event_log log;
+  node n{test::small_node()};
+  test::log_capture quiet{log::level::error};
+  pid_slot sup;
+  auto fut = std::async(std::launch::async, [&] {
+    try {
+      auto r = supervisor::start(n, rv_spec("top", {never_acks(&log, &sup, "a")}), 60s);
+      return r.ok() ? std::string{"ok"} : std::string{"error: "} + r.error().message();
+    } catch (const std::exception& e) {
+      return std::string{"threw: "} + e.what();
+    }
+  });
+  REQUIRE(log.wait_for("init:a"));
+  n.stop();
+  REQUIRE(fut.wait_for(test::deadline) == std::future_status::ready);
+  auto out = fut.get();
+  INFO(out);
+  CHECK(out.rfind("error: ", 0) == 0);
+}
+
+// erlang:exit/2 sent by a process to itself with reason `normal` ends it
+// (exit(self(), normal) "acts as if the process called exit(normal)").
+TEST_CASE("review: exit(self, normal) from a non-trapping process ends it", "[review]") {
+  event_log log;
+  node n{test::small_node()};
+  using go_atom = caf::atom_constant<caf::atom("rvgo")>;
+  auto p = spawn(n, [&log](process& self) -> caf::behavior {
+    return {[self, &log](go_atom) mutable {
+      self.exit(self.self(), exit_reason::normal());
+      log.push("sent");
+    }};
+  });
+  send(p, go_atom::value);
+  REQUIRE(log.wait_for("sent"));
+  CHECK(eventually([&] { return !alive(p); }));
+}
