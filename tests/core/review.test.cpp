@@ -132,3 +132,78 @@ TEST_CASE("review: exit(self, normal) from a non-trapping process ends it", "[re
   REQUIRE(log.wait_for("sent"));
   CHECK(eventually([&] { return !alive(p); }));
 }
+
+// node::stop signals a process spawned while it stops at once, unless its
+// top-level tree is still queued. A supervisor that deferred the node's
+// `shutdown` while awaiting a child's init ack starts its next child after
+// the ack: the node then sends `shutdown` straight to that child (its tree
+// is no longer queued), and the supervisor sends it a second one when it
+// stops its children. "A supervisor signals its own children": the child
+// must get one shutdown, from its supervisor.
+TEST_CASE("review: node::stop signals a supervisor's child started during the stop directly",
+          "[review]") {
+  event_log log;
+  event_log b_log;
+  node n{test::small_node()};
+  test::log_capture quiet{log::level::error};
+  // An earlier top-level process: the ordered stop reaches it only after the
+  // supervisor's turn (which the deferred shutdown makes run out).
+  auto early = spawn(n, [&log](process& self) -> caf::behavior {
+    self.trap_exit(true);
+    self.on_exit([self, &log](const pid&, const exit_reason& why) mutable {
+      log.push("early:shutdown");
+      self.exit(why);
+    });
+    return {[](rv_finish_atom) {}};
+  });
+  pid_slot sup;
+  pid_slot a_pid;
+  child_spec a = never_acks(&log, &sup, "a");
+  auto a_start = a.start;
+  a.start = [a_start, &a_pid](process& s, const std::any& args) {
+    auto p = a_start(s, args);
+    a_pid.set(p);
+    return p;
+  };
+  child_spec b{"b",
+               [&b_log](process& s, const std::any&) {
+                 return s.spawn_link([&b_log](process& self) -> caf::behavior {
+                   self.trap_exit(true);
+                   // Its init waits (as a's did), so that it is still there
+                   // when the node's stop hears of it.
+                   self.caf_self()->defer_init_ack();
+                   b_log.push("b:init");
+                   self.on_exit([self, &b_log](const pid& from, const exit_reason& why) mutable {
+                     bool from_parent = from == self.parent();
+                     b_log.push(from_parent ? "b:exit:parent" : "b:exit:other");
+                     if (from_parent)
+                       self.exit(why);
+                   });
+                   return {[](rv_finish_atom) {}};
+                 });
+               },
+               restart_type::permanent,
+               {},
+               child_type::worker};
+  auto start = std::async(std::launch::async, [&] {
+    try {
+      auto r = supervisor::start(n, rv_spec("top", {a, b}), 60s);
+      return r.ok() ? std::string{"ok"} : r.error().message();
+    } catch (const std::exception& e) {
+      return std::string{"threw: "} + e.what();
+    }
+  });
+  REQUIRE(log.wait_for("init:a"));
+  auto stop = std::async(std::launch::async, [&] { n.stop(); });
+  // The node has signalled the supervisor (and given up waiting on it).
+  REQUIRE(log.wait_for("early:shutdown"));
+  send(a_pid.get(), rv_finish_atom::value); // a acks: the supervisor starts b
+  REQUIRE(b_log.wait_for("b:init"));
+  REQUIRE(stop.wait_for(test::deadline) == std::future_status::ready);
+  REQUIRE(start.wait_for(test::deadline) == std::future_status::ready);
+  INFO(start.get());
+  auto events = b_log.snapshot();
+  for (auto& e : events)
+    UNSCOPED_INFO(e);
+  CHECK(std::count(events.begin(), events.end(), "b:exit:other") == 0);
+}
