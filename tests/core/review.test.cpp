@@ -9,6 +9,7 @@
 #include <caf/atom.hpp>
 #include <catch2/catch.hpp>
 
+#include "libactor/call.hpp"
 #include "libactor/names.hpp"
 #include "libactor/process.hpp"
 #include "libactor/supervisor.hpp"
@@ -206,4 +207,43 @@ TEST_CASE("review: node::stop signals a supervisor's child started during the st
   for (auto& e : events)
     UNSCOPED_INFO(e);
   CHECK(std::count(events.begin(), events.end(), "b:exit:other") == 0);
+}
+
+// libactor::call(node&, ...) runs the call in a helper process; node::stop
+// shuts that helper down (it is a top-level process, the newest, so the
+// first one stopped) while the call waits. Expected: call returns a
+// call_error. Actual: it never returns, whatever its timeout (the clock that
+// would fire the timeout is stopped with the node). The node and the log are
+// leaked and the caller's thread detached, so that the hang fails this test
+// (after test::deadline) without hanging the suite.
+TEST_CASE("review: a blocking call interrupted by node::stop returns an error", "[review]") {
+  auto* log = new event_log;                // leaked on purpose, see above
+  auto* n = new node{test::small_node()};   // leaked on purpose, see above
+  test::log_capture quiet{log::level::error};
+  auto callee = spawn(*n, [log](process& self) -> caf::behavior {
+    self.trap_exit(true); // ignores the node's shutdown: killed at the deadline
+    auto kept = std::make_shared<std::vector<caf::response_promise>>();
+    return {[self, kept, log](rv_finish_atom) -> caf::response_promise {
+      auto rp = self.caf_self()->make_response_promise();
+      kept->push_back(rp); // never answered
+      log->push("asked");
+      return rp;
+    }};
+  });
+  auto done = std::make_shared<std::promise<std::string>>();
+  auto fut = done->get_future();
+  std::thread{[done, n, callee] {
+    try {
+      auto r = call<int>(*n, callee, 5s, rv_finish_atom::value);
+      done->set_value(r ? std::string{"ok"} : std::string{"error: "} + r.error().message());
+    } catch (const std::exception& e) {
+      done->set_value(std::string{"threw: "} + e.what());
+    }
+  }}.detach();
+  REQUIRE(log->wait_for("asked"));
+  n->stop();
+  REQUIRE(fut.wait_for(test::deadline) == std::future_status::ready);
+  auto out = fut.get();
+  INFO(out);
+  CHECK(out.rfind("error: ", 0) == 0);
 }
