@@ -160,6 +160,11 @@ private:
     }
     if (queued_.count(top_of(hdl).id()) != 0)
       return;
+    // A child of a live process (a supervisor restarting or still starting
+    // its children) is stopped by that process, top-down and once; a
+    // signal from here too would reach it twice, or before its parent.
+    if (has_live_ancestor(hdl))
+      return;
     signal(hdl);
   }
 

@@ -98,6 +98,13 @@ void process::exit(exit_reason reason) {
 }
 
 void process::exit(const pid& to, const exit_reason& reason) {
+  // Erlang's one exception to "normal is ignored": exit(self(), normal)
+  // ends the caller unless it traps exits (then it gets the EXIT message).
+  if (reason.is_normal() && !self_->trapping_exits() && to.handle()
+      && to.handle().address() == self_->address()) {
+    self_->quit(reason.to_caf());
+    return;
+  }
   detail::send_exit_signal(to.handle(), reason, self_->address());
 }
 

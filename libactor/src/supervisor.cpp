@@ -422,6 +422,15 @@ public:
       detail::send_exit_signal(kv.second.current.handle(), why, self_addr);
     if (awaiting_) // started, not yet acknowledged: it goes too
       detail::send_exit_signal(awaiting_->child.handle(), why, self_addr);
+    // Ended before its children were all up (killed, or stopped while it
+    // waited for an acknowledgement): `start` fails with the reason
+    // instead of finding its promise broken.
+    if (done_)
+      done_->set_value(supervisor_result<pid>{supervisor_error{
+        supervisor_error::kind::start_failed,
+        fmt::format("the supervisor exited before its children were started: {}",
+                    exit_reason::from_caf(reason))}});
+    done_ = nullptr;
     awaiting_.reset();
     pending_starts_.clear();
     children_.clear();
@@ -1536,7 +1545,14 @@ supervisor_result<pid> start(node& owner, supervisor_spec spec, std::chrono::mil
     return supervisor_error{supervisor_error::kind::call_failed,
                             "timeout: the supervisor did not finish starting its children in time"};
   }
-  return result.get();
+  try {
+    return result.get();
+  } catch (const std::future_error&) {
+    // The supervisor's state went away without an answer (a path that
+    // does not pass through `on_terminated`): still an error, not a throw.
+    return supervisor_error{supervisor_error::kind::start_failed,
+                            "the supervisor exited before its children were started"};
+  }
 }
 
 pid start_link(process& parent, supervisor_spec spec) {

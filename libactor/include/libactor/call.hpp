@@ -5,6 +5,7 @@
 /// only when the timeout fires, or never with an infinite one).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -166,28 +167,45 @@ call_result<R> call(node& owner, const pid& callee, std::chrono::milliseconds ti
     return call_result<R>{call_error{call_error::kind::would_block, exit_reason::normal(),
                                      "libactor::call(node&, ...) on an I/O thread would block it; "
                                      "use process::call"}};
-  auto done = std::make_shared<std::promise<call_result<R>>>();
-  auto result = done->get_future();
+  // Answered exactly once, by the reply, the call's failure, or the
+  // calling process's end for any other reason (`node::stop` shuts it down
+  // while it waits): the waiting thread is never left without an answer.
+  struct outcome {
+    std::promise<call_result<R>> promise;
+    std::atomic<bool> set{false};
+    void answer(call_result<R> x) {
+      if (!set.exchange(true))
+        promise.set_value(std::move(x));
+    }
+  };
+  auto done = std::make_shared<outcome>();
+  auto result = done->promise.get_future();
   spawn(
     owner, spawn_options{"caller"},
     [done, callee, timeout](process& self, std::tuple<std::decay_t<Ts>...>& msg) -> caf::behavior {
+      self.caf_self()->add_exit_hook([done](detail::process_actor&, const caf::error& why) {
+        auto reason = exit_reason::from_caf(why);
+        done->answer(call_result<R>{call_error{call_error::kind::callee_down, reason,
+                                               fmt::format("the calling process ended before "
+                                                           "the reply: {}", reason)}});
+      });
       std::apply(
         [&](auto&... xs) {
           auto on_error = [self, done](const call_error& e) mutable {
-            done->set_value(call_result<R>{e});
+            done->answer(call_result<R>{e});
             self.exit();
           };
           if constexpr (std::is_same_v<R, no_reply>)
             self.call(callee, timeout, xs...).then(
               [self, done]() mutable {
-                done->set_value(call_result<R>{no_reply{}});
+                done->answer(call_result<R>{no_reply{}});
                 self.exit();
               },
               on_error);
           else
             self.call(callee, timeout, xs...).then(
               [self, done](R& reply) mutable {
-                done->set_value(call_result<R>{std::move(reply)});
+                done->answer(call_result<R>{std::move(reply)});
                 self.exit();
               },
               on_error);
@@ -196,7 +214,14 @@ call_result<R> call(node& owner, const pid& callee, std::chrono::milliseconds ti
       return {};
     },
     std::make_tuple(std::forward<Ts>(xs)...));
-  return result.get();
+  try {
+    return result.get();
+  } catch (const std::future_error&) {
+    // The caller was stopped before its body ran (the node stopping), so
+    // nothing was asked and the promise went with its body.
+    return call_result<R>{call_error{call_error::kind::callee_down, exit_reason::shutdown(),
+                                     "the calling process ended before the call was made"}};
+  }
 }
 
 } // namespace libactor
