@@ -160,11 +160,15 @@ private:
     }
     if (queued_.count(top_of(hdl).id()) != 0)
       return;
-    // A child of a live process (a supervisor restarting or still starting
-    // its children) is stopped by that process, top-down and once; a
-    // signal from here too would reach it twice, or before its parent.
-    if (has_live_ancestor(hdl))
-      return;
+    // A child of a live supervisor (restarting or still starting its
+    // children) is stopped by it, top-down and once; a signal from here
+    // too would reach it twice, or before its parent. Any other newcomer
+    // has no one to stop it.
+    if (auto* p = process_of(hdl); p != nullptr && p->parent()) {
+      auto* parent = process_of(p->parent().handle());
+      if (parent != nullptr && parent->stops_own_children() && !exiting(p->parent().handle()))
+        return;
+    }
     signal(hdl);
   }
 

@@ -1462,6 +1462,7 @@ caf::behavior supervisor_body(process& self, supervisor_spec& spec, init_promise
   // A supervisor acknowledges its own start (to a supervisor above it)
   // only once its children are up, not when this body returns.
   self.caf_self()->defer_init_ack();
+  self.caf_self()->set_stops_own_children();
   self.on_exit([st](const pid& from, const exit_reason& why) { st->on_exit_signal(from, why); });
   self.on_down([st](const pid& who, const exit_reason& why) { st->on_down(who, why); });
   auto* actor = self.caf_self();

@@ -77,6 +77,13 @@ public:
   /// fixed at creation.
   std::size_t home() const noexcept { return home_; }
 
+  /// Set by a supervisor: it stops its own children (top-down, each once),
+  /// so `node::stop` leaves a child it starts during the stop to it.
+  void set_stops_own_children() noexcept { stops_own_children_.store(true, std::memory_order_release); }
+  bool stops_own_children() const noexcept {
+    return stops_own_children_.load(std::memory_order_acquire);
+  }
+
   /// Whether the actor clock has ever held a timeout of this process (a
   /// request with a timeout, `after`): if not, its exit skips the clock's
   /// lock, which every exit on every I/O thread would otherwise share.
@@ -179,6 +186,7 @@ private:
   std::function<caf::behavior(process&)> body_;
   std::atomic<std::size_t> mailbox_length_{0};
   std::atomic<bool> had_timeouts_{false};
+  std::atomic<bool> stops_own_children_{false};
   bool trap_exit_ = false;
   exit_handler on_exit_;
   down_handler on_down_;
