@@ -15,44 +15,18 @@
 #include "libactor/process.hpp"
 #include "libactor/supervisor.hpp"
 #include "support/event_log.hpp"
+#include "support/stop_fixtures.hpp"
 #include "support/test_node.hpp"
 
 using namespace libactor;
 using namespace std::chrono_literals;
 using test::event_log;
+using test::lingering_child;
+using test::tree;
 
 namespace {
 
-using linger_atom = caf::atom_constant<caf::atom("linger")>;
 using more_atom = caf::atom_constant<caf::atom("more")>;
-
-/// A child that records every `shutdown` it gets and ends a little later, so
-/// that a second signal would arrive while it still runs (and be recorded).
-caf::behavior lingering_worker(process& self, event_log* log, std::string id) {
-  self.trap_exit(true);
-  self.on_exit([self, log, id](const pid&, const exit_reason& why) mutable {
-    log->push("shutdown:" + id + ":" + to_string(why));
-    self.send_after(20ms, linger_atom::value);
-  });
-  return {[self, log, id](linger_atom) mutable {
-    log->push("stopped:" + id);
-    self.exit(exit_reason::shutdown());
-  }};
-}
-
-child_spec worker(event_log* log, std::string id) {
-  auto start = [log, id](process& sup, const std::any&) {
-    return sup.spawn_link(lingering_worker, log, id);
-  };
-  return child_spec{id, start, restart_type::permanent, {}, child_type::worker};
-}
-
-supervisor_spec tree(std::string name, std::vector<child_spec> children) {
-  supervisor_spec spec;
-  spec.name = std::move(name);
-  spec.children = std::move(children);
-  return spec;
-}
 
 /// Runs `fn` on a thread of its own: true if it returns within the suite's
 /// deadline. If not, the thread is left running (and what it uses leaked):
@@ -79,7 +53,7 @@ TEST_CASE("node stop stops a tree top-down, children in reverse start order, eac
           "[node][node_stop]") {
   event_log log;
   node n{test::small_node()};
-  auto app = supervisor::start(n, tree("app", {worker(&log, "db"), worker(&log, "web")}));
+  auto app = supervisor::start(n, tree("app", {lingering_child(&log, "db"), lingering_child(&log, "web")}));
   REQUIRE(app.ok());
   n.stop();
   CHECK(log.snapshot() == std::vector<std::string>{"shutdown:web:shutdown", "stopped:web",
@@ -90,8 +64,8 @@ TEST_CASE("node stop stops the top-level supervisors in reverse start order, one
           "[node][node_stop]") {
   event_log log;
   node n{test::small_node()};
-  REQUIRE(supervisor::start(n, tree("a", {worker(&log, "a1")})).ok());
-  REQUIRE(supervisor::start(n, tree("b", {worker(&log, "b1")})).ok());
+  REQUIRE(supervisor::start(n, tree("a", {lingering_child(&log, "a1")})).ok());
+  REQUIRE(supervisor::start(n, tree("b", {lingering_child(&log, "b1")})).ok());
   n.stop();
   CHECK(log.snapshot() == std::vector<std::string>{"shutdown:b1:shutdown", "stopped:b1",
                                                    "shutdown:a1:shutdown", "stopped:a1"});

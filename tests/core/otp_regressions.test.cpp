@@ -17,6 +17,7 @@
 #include "libactor/supervisor.hpp"
 #include "libactor/timer_ref.hpp"
 #include "support/event_log.hpp"
+#include "support/stop_fixtures.hpp"
 #include "support/log_capture.hpp"
 #include "support/test_node.hpp"
 
@@ -24,23 +25,11 @@ using namespace libactor;
 using namespace std::chrono_literals;
 using test::event_log;
 using test::eventually;
+using test::pid_slot;
 
 namespace {
 
 using rv_finish_atom = caf::atom_constant<caf::atom("rvfinish")>;
-
-struct pid_slot {
-  std::mutex mtx;
-  pid value;
-  void set(pid x) {
-    std::lock_guard<std::mutex> guard{mtx};
-    value = std::move(x);
-  }
-  pid get() {
-    std::lock_guard<std::mutex> guard{mtx};
-    return value;
-  }
-};
 
 /// A worker that never acknowledges its init (until told to); records its
 /// parent (the supervisor) so the test can reach it while start blocks.

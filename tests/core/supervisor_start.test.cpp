@@ -17,6 +17,7 @@
 
 #include "libactor/process.hpp"
 #include "support/event_log.hpp"
+#include "support/stop_fixtures.hpp"
 #include "support/log_capture.hpp"
 #include "support/test_node.hpp"
 
@@ -64,24 +65,10 @@ std::ptrdiff_t position(const std::vector<std::string>& xs, const std::string& e
   return i == xs.end() ? -1 : i - xs.begin();
 }
 
-/// The pid of a process that acknowledges its init only when told to.
-struct slot {
-  std::mutex mtx;
-  pid value;
-  void set(pid x) {
-    std::lock_guard<std::mutex> guard{mtx};
-    value = std::move(x);
-  }
-  pid get() {
-    std::lock_guard<std::mutex> guard{mtx};
-    return value;
-  }
-};
-
 /// A worker whose init completes only when it receives `finish`: it holds
 /// back its acknowledgement (proc_lib's `init_ack`) until then, as a
 /// process whose init waits for something would.
-child_spec deferred_spec(event_log* log, slot* where, std::string id,
+child_spec deferred_spec(event_log* log, test::pid_slot* where, std::string id,
                          restart_type restart = restart_type::permanent) {
   auto start = [log, where, id](process& sup, const std::any&) {
     log->push("spawn:" + id);
@@ -145,7 +132,7 @@ TEST_CASE("a supervisor starts each child only once the previous one's subtree i
           "[supervisor][start][handshake]") {
   event_log log; // outlives the node
   node n{test::small_node()};
-  slot a1;
+  test::pid_slot a1;
   // app = [A (a supervisor with child A1), B]: A1's init completes only
   // when the test says so, and B must not start before.
   auto a = supervisor::child("A", spec_of("A", restart_strategy::one_for_one,
@@ -249,7 +236,7 @@ TEST_CASE("a simple_one_for_one supervisor serves other calls while a start_chil
           "[supervisor][start][handshake]") {
   event_log log; // outlives the node
   node n{test::small_node()};
-  slot slow_child;
+  test::pid_slot slow_child;
   // Started with `true`, a child acknowledges its init only when told to.
   auto dyn = child_spec{"session",
                         [&log, &slow_child](process& sup, const std::any& args) {

@@ -11,44 +11,19 @@
 #include "libactor/process.hpp"
 #include "libactor/supervisor.hpp"
 #include "support/event_log.hpp"
+#include "support/stop_fixtures.hpp"
 #include "support/test_node.hpp"
 
 using namespace libactor;
 using namespace std::chrono_literals;
 using test::event_log;
+using test::lingering_child;
+using test::tree;
 using test::eventually;
 
 namespace {
 
-using linger_atom = caf::atom_constant<caf::atom("linger")>;
 using go_atom = caf::atom_constant<caf::atom("go")>;
-
-/// Records its `shutdown` and ends a little later (an orderly, slowish stop).
-caf::behavior lingering_worker(process& self, event_log* log, std::string id) {
-  self.trap_exit(true);
-  self.on_exit([self, log, id](const pid&, const exit_reason& why) mutable {
-    log->push("shutdown:" + id + ":" + to_string(why));
-    self.send_after(20ms, linger_atom::value);
-  });
-  return {[self, log, id](linger_atom) mutable {
-    log->push("stopped:" + id);
-    self.exit(exit_reason::shutdown());
-  }};
-}
-
-child_spec worker(event_log* log, std::string id) {
-  auto start = [log, id](process& sup, const std::any&) {
-    return sup.spawn_link(lingering_worker, log, id);
-  };
-  return child_spec{id, start, restart_type::permanent, {}, child_type::worker};
-}
-
-supervisor_spec tree(std::string name, std::vector<child_spec> children) {
-  supervisor_spec spec;
-  spec.name = std::move(name);
-  spec.children = std::move(children);
-  return spec;
-}
 
 } // namespace
 
@@ -57,9 +32,9 @@ TEST_CASE("supervisor stop stops the tree top-down and returns once all of it is
   event_log log;
   node n{test::small_node()};
   auto sup = supervisor::start(
-    n, tree("app", {worker(&log, "db"),
-                    supervisor::child("web", tree("web", {worker(&log, "listener"),
-                                                          worker(&log, "sessions")}))}));
+    n, tree("app", {lingering_child(&log, "db"),
+                    supervisor::child("web", tree("web", {lingering_child(&log, "listener"),
+                                                          lingering_child(&log, "sessions")}))}));
   REQUIRE(sup.ok());
   REQUIRE(eventually([&] { return n.process_count() == 5; }));
   auto r = supervisor::stop(n, sup.value());
