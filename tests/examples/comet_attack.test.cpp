@@ -211,7 +211,11 @@ TEST_CASE("comet attack: an SSE stream that a poison message crashed gets a rese
   c.send("GET /events/sse1 HTTP/1.1\r\nHost: t\r\n\r\n");
   REQUIRE(c.read_until("\r\n\r\n"));
   CHECK(request(srv.port, "POST", "/crash").body == "1\n");
-  CHECK(request(srv.port, "POST", "/send/sse1", "next").body == "1\n");
+  // Sent while the crashed session may be between its exit and its
+  // restart: then no stream holds the key ("0") and the message waits in the
+  // key's buffer for the restarted session, which must still receive it.
+  auto reached = request(srv.port, "POST", "/send/sse1", "next").body;
+  CHECK((reached == "1\n" || reached == "0\n"));
   auto reset = c.read_until("\n\n");
   REQUIRE(reset);
   CHECK(reset->find("event: reset\ndata: {\"reason\": \"poison_skipped\", \"lost\": 1}")
