@@ -61,6 +61,8 @@ cluster make_cluster([[maybe_unused]] const options& o) {
   cfg.servers = o.nats;
   cfg.node_name = o.node_name;
   cfg.subject_prefix = o.nats_prefix;
+  // Another node's message is input like a publish: no larger than one.
+  cfg.max_inbound_payload = o.max_body;
   auto nats = std::make_shared<libactor::cluster::nats_transport>(cfg);
   c.transport = nats;
   // The transport is read on a thread of its own (comet_background_metrics.hpp

@@ -106,9 +106,28 @@ std::string prometheus_text(const services& svc, const libactor::http::server& s
   };
   dropped("overflow", r.dropped_overflow);  // the user's buffer was full
   dropped("expired", r.expired);            // waited longer than --keep
-  dropped("slow_reader", s.dropped_chunks); // the client did not read fast enough
+  dropped("slow_reader", s.slow_consumer_dropped); // --slow-consumer drop; the client got a reset
   dropped("not_streaming", s.routed_dropped);
   dropped("poison_skipped", s.poison_skipped); // its handler crashed; the client got a reset
+  dropped("exit_unread", r.dropped_exit); // a crashed stream's mailbox, others of the user had them
+  out += "# HELP comet_stream_closes_total Streams ended, by cause.\n"
+         "# TYPE comet_stream_closes_total counter\n";
+  auto closes = [&out](std::string_view cause, std::uint64_t n) {
+    fmt::format_to(std::back_inserter(out), "comet_stream_closes_total{{cause=\"{}\"}} {}\n", cause, n);
+  };
+  closes("client", s.stream_closes.client);
+  closes("slow_consumer", s.stream_closes.slow_consumer);
+  closes("crash_budget", s.stream_closes.crash_budget);
+  closes("server_stop", s.stream_closes.server_stop);
+  closes("finished", s.stream_closes.finished);
+  closes("crashed", s.stream_closes.crashed);
+  metric(out, "comet_resets_total", "counter",
+         "Resets shown to clients (replay not exact, poison skipped, slow consumer dropped).",
+         s.resets_sent);
+  metric(out, "comet_replay_resets_total", "counter",
+         "Reconnects that could not be replayed exactly (a reset instead).", r.resets);
+  metric(out, "comet_replay_reset_lost_total", "counter",
+         "Messages those resets reported lost, where the count was known.", r.reset_lost);
   out += svc.nodes.metrics();
   metric(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
          resident_bytes());

@@ -49,7 +49,46 @@ void add_duration(CLI::App& app, const std::string& name, std::chrono::milliseco
                                           : fmt::format("{}ms", out.count()));
 }
 
+/// A CLI11 option that reads a size (`65536`, `64KiB`, `1MiB`) into `out`.
+void add_size(CLI::App& app, const std::string& name, std::size_t& out, const std::string& what) {
+  app.add_option_function<std::string>(
+       name,
+       [&out, name](const std::string& text) {
+         auto n = parse_size(text);
+         if (!n)
+           throw CLI::ValidationError(name, "'" + text + "' is not a size such as 65536, 64KiB or 1MiB");
+         out = *n;
+       },
+       what)
+    ->default_str(out % (1 << 20) == 0 ? fmt::format("{}MiB", out >> 20)
+                  : out % 1024 == 0    ? fmt::format("{}KiB", out >> 10)
+                                       : fmt::format("{}", out));
+}
+
 } // namespace
+
+std::optional<std::size_t> parse_size(std::string_view text) {
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc{} || end == text.data())
+    return std::nullopt;
+  std::string_view unit{end, static_cast<std::size_t>(text.data() + text.size() - end)};
+  std::uint64_t scale = 0;
+  if (unit.empty())
+    scale = 1;
+  else if (unit == "KiB")
+    scale = 1024;
+  else if (unit == "MiB")
+    scale = 1024 * 1024;
+  else if (unit == "GiB")
+    scale = 1024 * 1024 * 1024;
+  else
+    return std::nullopt;
+  constexpr std::uint64_t max_bytes = std::uint64_t{1} << 40; // a TiB: anything more is a typo
+  if (n > max_bytes / scale)
+    return std::nullopt;
+  return static_cast<std::size_t>(n * scale);
+}
 
 parse_outcome parse_command_line(int argc, char** argv) {
   options o;
@@ -70,7 +109,13 @@ parse_outcome parse_command_line(int argc, char** argv) {
   add_duration(app, "--heartbeat", o.heartbeat, "interval of the 'tick <n>' chunk; 0 disables it");
   app.add_option("--replay", o.replay, "messages kept per user id for Last-Event-ID replay")
     ->check(CLI::Range(std::size_t{0}, std::size_t{100'000}));
-  add_duration(app, "--keep", o.keep, "how long a message waits for an absent user");
+  add_duration(app, "--keep", o.keep, "how long a user's history outlives its last stream (a reconnect after that gets a history_reset)");
+  add_size(app, "--max-stream-output", o.max_stream_output,
+           "bytes a stream may hold unwritten before --slow-consumer applies");
+  add_size(app, "--max-body", o.max_body, "largest publish body (413 beyond); at most --max-stream-output");
+  app.add_option("--slow-consumer", o.slow_consumer,
+                 "close: a stream that cannot take more is closed and its client resumes; drop: messages are dropped and the client gets a reset")
+    ->check(CLI::IsMember({"close", "drop"}));
   std::string level{libactor::log::to_string(o.log_level)};
   app.add_option("--log-level", level, "debug, info, warning, error or none")
     ->check(CLI::IsMember({"debug", "info", "warning", "error", "none"}));
@@ -98,6 +143,18 @@ parse_outcome parse_command_line(int argc, char** argv) {
 #endif
   if (o.period.count() == 0) {
     std::fputs("comet: --period must be longer than 0 (see comet --help)\n", stderr);
+    return {std::nullopt, 2};
+  }
+  if (o.max_body > o.max_stream_output) {
+    std::fputs(fmt::format("comet: --max-body ({}) may not exceed --max-stream-output ({}): such a message "
+                           "could never reach a stream (see comet --help)\n",
+                           o.max_body, o.max_stream_output)
+                 .c_str(),
+               stderr);
+    return {std::nullopt, 2};
+  }
+  if (o.max_body == 0 || o.max_stream_output == 0) {
+    std::fputs("comet: --max-body and --max-stream-output must be above 0 (see comet --help)\n", stderr);
     return {std::nullopt, 2};
   }
   if (o.keep.count() == 0) {

@@ -31,9 +31,17 @@ struct options {
   /// Ranch's max_connections (soft). The per-process open-file limit caps it.
   std::size_t max_connections = 16384;
   std::chrono::milliseconds heartbeat{10'000};
-  /// Messages each user id keeps for SSE `Last-Event-ID` replay and for
-  /// streams that are restarting.
+  /// Messages each user id keeps for `Last-Event-ID` replay, delivered or
+  /// waiting for a stream that is away or restarting.
   std::size_t replay = 64;
+  /// Bytes a stream may hold unwritten before --slow-consumer applies.
+  std::size_t max_stream_output = 1 << 20;
+  /// Largest publish body; never above `max_stream_output`, so that every
+  /// accepted message fits every stream.
+  std::size_t max_body = 64 * 1024;
+  /// "close" (the default: the stream is closed, the client resumes) or
+  /// "drop" (messages dropped, the client gets a slow_consumer reset).
+  std::string slow_consumer = "close";
   /// How long a message for an absent user (or a replayable one) is kept.
   std::chrono::milliseconds keep{30'000};
   libactor::log::level log_level = libactor::log::level::info;
@@ -60,5 +68,8 @@ parse_outcome parse_command_line(int argc, char** argv);
 
 /// "10s", "250ms", "2m", "0": a duration with a unit (a bare 0 is allowed).
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+/// "65536", "64KiB", "1MiB": a size in bytes.
+std::optional<std::size_t> parse_size(std::string_view text);
 
 } // namespace comet

@@ -64,13 +64,18 @@ void crash_on_request(context&, const std::string& note) {
     throw std::runtime_error("crash requested through POST /crash");
 }
 
-/// `/stream/<id>`: one chunk per message, `tick <n>` as heartbeat.
-std::shared_ptr<const stream_hooks> line_stream(const options& o) {
+/// `/stream/<id>`: one chunk per message (`<message id> <message>` with
+/// `?ids=1`), `tick <n>` as heartbeat.
+std::shared_ptr<const stream_hooks> line_stream(const options& o, bool with_ids) {
   auto h = std::make_shared<stream_hooks>();
-  h->on_message = [crashable = o.allow_crash](context& ctx, std::uint64_t, const std::string& payload) {
+  h->on_message = [crashable = o.allow_crash, with_ids](context& ctx, const libactor::message_id& id,
+                                                         const std::string& payload) {
     if (crashable)
       throw_on_poison(payload);
-    ctx.write_chunk(payload + "\n");
+    if (with_ids)
+      ctx.write_chunk(fmt::format("{} {}\n", libactor::to_string(id), payload));
+    else
+      ctx.write_chunk(payload + "\n");
   };
   h->on_tick = [](context& ctx, std::uint64_t n) { ctx.write_chunk(fmt::format("tick {}\n", n)); };
   h->on_info = crash_on_request;
@@ -85,10 +90,10 @@ std::shared_ptr<const stream_hooks> event_stream(const options& o) {
   h->on_info = crash_on_request;
   h->heartbeat = o.heartbeat;
   if (o.allow_crash) {
-    h->on_message = [](context& ctx, std::uint64_t id, const std::string& payload) {
+    h->on_message = [](context& ctx, const libactor::message_id& id, const std::string& payload) {
       throw_on_poison(payload);
       libactor::http::sse_event ev;
-      ev.id = id;
+      ev.id = libactor::to_string(id);
       ev.data = payload;
       ctx.send_event(ev);
     };
@@ -110,14 +115,17 @@ libactor::http::http_router make_routes(services& svc) {
 
   r.add("GET", "/hello", [](context& ctx) { ctx.reply(200, "hello\n"); });
 
-  r.add("GET", "/stream/:id", [&reg, hooks = line_stream(svc.opts)](context& ctx) {
+  r.add("GET", "/stream/:id", [&reg, plain = line_stream(svc.opts, false),
+                                 with_ids = line_stream(svc.opts, true)](context& ctx) {
     auto id = user_id(ctx);
     if (!id)
       return;
-    ctx.start_chunked("text/plain; charset=utf-8", hooks);
+    ctx.start_chunked("text/plain; charset=utf-8", ctx.req().query_param("ids") == "1" ? with_ids : plain);
     // Registered before the welcome is written: a client that has read the
-    // welcome can count on messages sent from then on reaching it.
-    ctx.subscribe(reg, libactor::registry_key{*id});
+    // welcome can count on messages sent from then on reaching it. A reset
+    // (a `last_event_id` that cannot be replayed exactly) comes right after
+    // the welcome: the registry's messages are handled once this returns.
+    ctx.resume(reg, libactor::registry_key{*id});
     ctx.write_chunk("welcome " + *id + "\n");
   });
 
@@ -125,12 +133,10 @@ libactor::http::http_router make_routes(services& svc) {
     auto id = user_id(ctx);
     if (!id)
       return;
-    std::optional<std::uint64_t> last;
-    if (auto h = ctx.req().header("Last-Event-ID"))
-      last = libactor::http::parse_last_event_id(*h);
     // Registered before the head is written: a client that has the head can
-    // count on messages sent from then on reaching it.
-    ctx.subscribe(reg, libactor::registry_key{*id}, last);
+    // count on messages sent from then on reaching it. `Last-Event-ID`
+    // resumes: the exact replay, or a reset first.
+    ctx.resume(reg, libactor::registry_key{*id});
     ctx.start_sse(hooks);
   });
 
@@ -138,8 +144,15 @@ libactor::http::http_router make_routes(services& svc) {
     auto id = user_id(ctx);
     if (!id)
       return;
-    if (auto msg = message_of(ctx))
-      ctx.reply(200, count_line(reg.send(libactor::registry_key{*id}, std::move(*msg))));
+    if (auto msg = message_of(ctx)) {
+      auto sent = reg.send_with_id(libactor::registry_key{*id}, std::move(*msg));
+      libactor::http::response res;
+      res.status = 200;
+      res.body = count_line(sent.reached);
+      res.set_header("Content-Type", "text/plain; charset=utf-8");
+      res.set_header("X-Message-Id", libactor::to_string(sent.id));
+      ctx.reply(std::move(res));
+    }
   });
 
   r.add("POST", "/broadcast", [&reg](context& ctx) {

@@ -86,6 +86,9 @@ int run(const comet::options& o) {
   libactor::registry_config reg_cfg;
   reg_cfg.mode = libactor::registry_mode::duplicate;
   reg_cfg.replay_window = o.replay;
+  // --replay bounds what a user keeps whether delivered or not: a stream
+  // away or restarting finds at most that many, and a reset beyond.
+  reg_cfg.max_pending = o.replay;
   reg_cfg.max_age = o.keep;
   // With --nats, send and broadcast reach the users' streams on every node.
   auto nodes = comet::make_cluster(o);
@@ -109,6 +112,10 @@ int run(const comet::options& o) {
   srv.shards = o.shards;
   srv.shard_intensity = o.intensity;
   srv.shard_period = o.period;
+  srv.limits.max_body = o.max_body;
+  srv.max_outbound = o.max_stream_output;
+  srv.slow_reader = o.slow_consumer == "drop" ? libactor::http::slow_reader_policy::drop
+                                              : libactor::http::slow_reader_policy::close;
 
   comet::services svc{node, registry, o, nodes};
   libactor::http::server server{node, srv, comet::make_routes(svc)};

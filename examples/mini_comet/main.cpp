@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   libactor::registry users{cfg};
 
   auto lines = std::make_shared<libactor::http::stream_hooks>();
-  lines->on_message = [](context& ctx, std::uint64_t, const std::string& msg) {
+  lines->on_message = [](context& ctx, const libactor::message_id&, const std::string& msg) {
     ctx.write_chunk(msg + "\n");               // runs in the stream's own process
   };
   libactor::http::http_router routes;

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <limits>
+#include <random>
 #include <thread>
 
 #include <caf/actor_cast.hpp>
@@ -13,7 +14,6 @@
 #include <caf/message_id.hpp>
 
 #include "internal/deferred_wakeups.hpp"
-#include "internal/hybrid_clock.hpp"
 #include "internal/registry_partition.hpp"
 #include "internal/routed_element.hpp"
 #include "libactor/detail/process_actor.hpp"
@@ -70,27 +70,24 @@ public:
       nparts_(cfg_.partitions == 0 ? 1 : cfg_.partitions),
       parts_(new registry_partition[nparts_]),
       transport_(cfg_.transport.get()),
-      clock_ids_(transport_ != nullptr),
-      node_tag_(clock_ids_ ? detail::hybrid_node_tag() : 0) {
+      epoch_base_(random_epoch_base()) {
   }
 
   const registry_config& config() const noexcept { return cfg_; }
   registry_transport* transport() const noexcept { return transport_; }
 
-  register_result add(const registry_key& key, const pid& who, std::optional<std::uint64_t> last_seen);
+  register_result add(const registry_key& key, const pid& who, std::optional<message_id> last_seen);
   bool remove(const registry_key& key, const pid& who);
   /// A registered process is exiting: removes registration `serial` and,
   /// given the process (null for a plain CAF actor, or one already past its
   /// mailbox), hands the key's messages it left unread back to the key.
   void remove_exited(const registry_key& key, std::uint64_t serial, detail::process_actor* self);
   std::vector<pid> lookup(const registry_key& key) const;
-  std::vector<routed_message> replay(const registry_key& key, std::uint64_t after_id) const;
+  std::vector<routed_message> replay(const registry_key& key) const;
   registry_stats stats() const;
-  std::size_t send(const registry_key& key, std::string payload, bool forward);
-  std::size_t receive(const registry_key& key, std::string payload, std::uint64_t id);
-  std::size_t broadcast(const std::string& payload, std::uint64_t floor_id);
-  std::uint64_t next_broadcast_floor();
-  void raise_broadcast_floor(std::uint64_t id);
+  send_result send(const registry_key& key, std::string payload, bool forward);
+  std::size_t receive(const registry_key& key, std::string payload, message_id id);
+  std::size_t broadcast(const std::string& payload);
   std::size_t expire();
 
   // -- sweeping ------------------------------------------------------------------
@@ -105,50 +102,62 @@ private:
     return parts_[(key.hash() >> 32) % nparts_];
   }
 
-  /// The id floor of a message entering here now: 0 for counter ids.
-  std::uint64_t entry_floor() const noexcept { return clock_ids_ ? detail::hybrid_floor() : 0; }
+  static std::uint64_t random_epoch_base() {
+    std::random_device rd;
+    return (std::uint64_t{rd()} << 32) ^ rd()
+           ^ static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  }
 
-  /// Numbers the next message of `e`: `max(floor, last + 1)`. Clock ids
-  /// end in this node's tag: two nodes that number a message for one key in
-  /// the same millisecond (each not yet knowing the other's) never give the
-  /// same id, which a stream would take for a duplicate and drop.
-  /// A broadcast carries its entry node's tag in its floor and every node
-  /// numbers it with that tag, so that a key held on two nodes gets one id.
-  std::uint64_t assign_id(key_entry& e, std::uint64_t floor, bool broadcast = false) const noexcept {
-    if (!clock_ids_) {
-      e.last_id = std::max(floor, e.last_id + 1);
-      return e.last_id;
+  /// A new history's epoch: splitmix64 of a random base plus a counter, so
+  /// distinct within this registry (the mix is a bijection) and random
+  /// across registries, restarts and nodes. Never 0.
+  std::uint64_t new_epoch() noexcept {
+    auto n = epoch_counter_.fetch_add(1, std::memory_order_relaxed) + 1;
+    std::uint64_t z = epoch_base_ + 0x9e3779b97f4a7c15ULL * n;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return z == 0 ? 1 : z;
+  }
+
+  /// Numbers the next message of `e` in this node's history of the key,
+  /// starting one (a new epoch) if the key has none yet.
+  message_id assign_id(key_entry& e) noexcept {
+    if (e.epoch == 0) {
+      e.epoch = new_epoch();
+      e.last_seq = 0;
     }
-    constexpr unsigned bits = detail::hybrid_node_bits;
-    constexpr std::uint64_t mask = (std::uint64_t{1} << bits) - 1;
-    auto seq = std::max(floor >> bits, (e.last_id >> bits) + 1);
-    e.last_id = (seq << bits) | (broadcast ? floor & mask : node_tag_);
-    return e.last_id;
+    message_id id{e.epoch, ++e.last_seq};
+    e.last_routed = id;
+    return id;
   }
 
-  /// The id below which a client naming `last_seen` has everything.
-  std::uint64_t seen_upto(const key_entry& e, std::optional<std::uint64_t> last_seen) const noexcept {
-    // A counter id beyond the newest one predates the key's last reset:
-    // everything kept is newer than what the client saw. Clock ids never
-    // restart, so for them the client's word stands.
-    if (last_seen && (clock_ids_ || *last_seen <= e.last_id))
-      return *last_seen;
-    return 0;
-  }
+  /// Where a client that saw `seen` resumes among the key's kept messages
+  /// (history, then pending: one sequence in the order they were routed),
+  /// and the reset it must be shown first, if any.
+  struct resume_plan {
+    std::size_t start = 0;
+    std::optional<replay_reset> reset;
+  };
+  resume_plan locate_locked(const key_entry& e, const message_id& seen) const;
 
   /// `touch`: whether buffering for an absent key extends its life (a send
   /// does; a broadcast must not, or departed users would live forever).
   /// `wake` collects the wake-ups of idle processes, to be flushed by the
   /// caller after unlocking.
   std::size_t route_locked(registry_partition& p, key_entry& e, payload_source payload,
-                           std::uint64_t id, detail::deferred_wakeups& wake, bool touch = true);
+                           message_id id, detail::deferred_wakeups& wake, bool touch = true);
+  /// Hands the key's kept messages to a process that registered: with
+  /// `last_seen`, what its client missed (after a reset if need be), to it
+  /// alone; without, the pending ones, to every process of the key.
   std::size_t release_kept_locked(registry_partition& p, key_entry& e, const caf::actor& who,
-                                  std::optional<std::uint64_t> history_after,
-                                  std::uint64_t pending_after);
-  /// Ends a hold begun by `add`; `fetched` is null if the store could not answer.
-  void end_hold(const registry_key& key, std::uint64_t fetch_after, std::vector<routed_message>* fetched,
-                const caf::actor& who, std::optional<std::uint64_t> history_after,
-                std::uint64_t pending_after);
+                                  const std::optional<message_id>& last_seen,
+                                  std::optional<replay_reset>* reset_out = nullptr);
+  /// Ends a hold begun by `add`; `fetched` is null if the store could not
+  /// answer. `fetch_after` is what the store was asked to read after.
+  void end_hold(const registry_key& key, std::optional<message_id> fetch_after,
+                std::vector<routed_message>* fetched, const caf::actor& who,
+                const std::optional<message_id>& last_seen);
   void expire_locked(registry_partition& p, key_entry& e, time_point now);
   void trim_history(key_entry& e);
   void retire_locked(registry_partition& p, const registry_key& key, key_entry& e);
@@ -163,12 +172,9 @@ private:
   std::unique_ptr<registry_partition[]> parts_;
   /// Owned by `cfg_`; null for one node.
   registry_transport* transport_;
-  /// Hybrid-clock ids (routed.hpp) rather than counters: with a transport.
-  bool clock_ids_;
-  /// Low bits of the ids this node assigns (random per registry).
-  std::uint64_t node_tag_ = 0;
-  /// The newest broadcast floor this node issued or received.
-  std::atomic<std::uint64_t> broadcast_floor_{0};
+  /// Epochs (new_epoch): a random base and a counter.
+  std::uint64_t epoch_base_;
+  std::atomic<std::uint64_t> epoch_counter_{0};
   /// Names each registration (detail::registration::serial).
   std::atomic<std::uint64_t> next_serial_{1};
 
@@ -209,11 +215,18 @@ private:
 };
 
 /// Enqueues a kept message to one registration, tagged with it.
-void deliver(const detail::registration& r, detail::routed_tag tag, std::uint64_t id,
+void deliver(const detail::registration& r, detail::routed_tag tag, message_id id,
              std::string payload) {
   // No sender: a routed message has no one to reply to.
   r.proc->enqueue(caf::mailbox_element_ptr{new detail::routed_element_vals(tag, id, std::move(payload))},
                   nullptr);
+}
+
+/// Tells one registration, ahead of what it is about to be sent, that its
+/// client's history could not be replayed exactly.
+void deliver_reset(const caf::actor& who, const replay_reset& r) {
+  who->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, reset_atom::value, r),
+               nullptr);
 }
 
 } // namespace
@@ -221,7 +234,7 @@ void deliver(const detail::registration& r, detail::routed_tag tag, std::uint64_
 // -- registration --------------------------------------------------------------
 
 register_result registry::state::add(const registry_key& key, const pid& who,
-                                     std::optional<std::uint64_t> last_seen) {
+                                     std::optional<message_id> last_seen) {
   register_result result;
   // A process known to have exited would take pending messages with it.
   // One that exits after this check is removed by its exit hook like any other.
@@ -258,9 +271,8 @@ register_result registry::state::add(const registry_key& key, const pid& who,
     guard = std::make_unique<registration_guard>(weak_from_this(), key, serial);
   auto& p = partition_of(key);
   bool first = false;
-  std::optional<std::uint64_t> fetch_after;
-  std::optional<std::uint64_t> history_after;
-  std::uint64_t after = 0;
+  std::optional<message_id> fetch_after;
+  bool fetching = false;
   {
     std::unique_lock<std::mutex> lock{p.mtx};
     // The hook has run (or is running, and will find nothing under this
@@ -286,26 +298,37 @@ register_result registry::state::add(const registry_key& key, const pid& who,
     if (first)
       ++p.counters.keys;
     ++p.counters.registrations;
-    after = seen_upto(e, last_seen);
-    if (last_seen)
-      history_after = after;
-    // Without last_seen, kept messages that were never delivered (pending)
-    // come to this process; everything before them went to others.
-    result.baseline_id = last_seen ? after : e.last_id;
-    if (!last_seen && e.buffer && !e.buffer->pending.empty())
-      result.baseline_id = e.buffer->pending.front().id - 1;
-    if (first && transport_ != nullptr && (last_seen || e.retired_id != 0)) {
+    // The newest message this process will not be sent. Without last_seen,
+    // kept messages that were never delivered (pending) come to it, and
+    // everything before them went to others.
+    if (last_seen) {
+      result.baseline = last_seen;
+    } else if (e.last_routed.valid()) {
+      result.baseline = e.last_routed;
+      if (e.buffer && !e.buffer->pending.empty()) {
+        auto& h = e.buffer->history;
+        auto front = e.buffer->pending.front().id;
+        if (!h.empty())
+          result.baseline = h.begin()[h.size() - 1].id;
+        else if (front.seq > 1)
+          result.baseline = message_id{front.epoch, front.seq - 1};
+        else
+          result.baseline.reset();
+      }
+    }
+    if (first && transport_ != nullptr && (last_seen || e.retired.valid())) {
       // This node did not hear the key before now: ask the cluster's store
       // what it missed, and hold everything for the key until it answers.
-      fetch_after = last_seen ? *last_seen : e.retired_id;
-      result.baseline_id = *fetch_after;
+      fetch_after = last_seen ? *last_seen : e.retired;
+      fetching = true;
       if (!e.buffer)
         e.buffer = std::make_unique<detail::key_buffer>();
       ++e.buffer->holds;
-    } else if (e.buffer && e.buffer->holds == 0) {
-      // Under the lock: anything sent after this registration gets a higher
-      // id and is enqueued after these, so the process sees one ordered stream.
-      result.delivered = release_kept_locked(p, e, who.handle(), history_after, after);
+    } else if (e.buffer ? e.buffer->holds == 0 : last_seen.has_value()) {
+      // Under the lock: anything sent after this registration is enqueued
+      // after these, so the process sees one ordered stream. With nothing
+      // kept, the client's id still tells whether it missed anything.
+      result.delivered = release_kept_locked(p, e, who.handle(), last_seen, &result.reset);
     }
     // While a fetch is under way, a process registering meanwhile gets the
     // held messages with everyone else when it ends.
@@ -316,19 +339,19 @@ register_result registry::state::add(const registry_key& key, const pid& who,
     who.handle()->attach(std::move(guard));
   if (first && transport_ != nullptr)
     transport_->key_added(key);
-  if (fetch_after) {
+  if (fetching) {
     // After `key_added`: the transport hears the key's live messages before
     // it asks the store, so nothing falls between the two.
-    auto done = [weak = weak_from_this(), key, fetch_after = *fetch_after, who = who.handle(),
-                 history_after, after](std::optional<std::vector<routed_message>> fetched) {
+    auto done = [weak = weak_from_this(), key, fetch_after, who = who.handle(),
+                 last_seen](std::optional<std::vector<routed_message>> fetched) {
       if (auto st = weak.lock())
-        st->end_hold(key, fetch_after, fetched ? &*fetched : nullptr, who, history_after, after);
+        st->end_hold(key, fetch_after, fetched ? &*fetched : nullptr, who, last_seen);
     };
     try {
-      transport_->fetch(key, *fetch_after, std::move(done));
+      transport_->fetch(key, fetch_after, std::move(done));
     } catch (...) {
       // A hold nobody ends would keep the key's messages forever.
-      end_hold(key, *fetch_after, nullptr, who.handle(), history_after, after);
+      end_hold(key, fetch_after, nullptr, who.handle(), last_seen);
       throw;
     }
   }
@@ -423,8 +446,7 @@ std::vector<pid> registry::state::lookup(const registry_key& key) const {
   return out;
 }
 
-std::vector<routed_message> registry::state::replay(const registry_key& key,
-                                                    std::uint64_t after_id) const {
+std::vector<routed_message> registry::state::replay(const registry_key& key) const {
   std::vector<routed_message> out;
   auto& p = partition_of(key);
   std::lock_guard<std::mutex> lock{p.mtx};
@@ -432,12 +454,11 @@ std::vector<routed_message> registry::state::replay(const registry_key& key,
   if (i == p.keys.end() || !i->second.buffer)
     return out;
   auto& e = i->second;
-  auto after = seen_upto(e, after_id);
   // Read-only: aged messages are skipped here and dropped by the next touch.
   auto oldest = cfg_.clock() - cfg_.max_age;
   auto collect = [&](const kept_queue& xs) {
     for (auto& m : xs)
-      if (m.id > after && m.at > oldest)
+      if (m.at > oldest)
         out.push_back(routed_message{m.id, *m.payload});
   };
   collect(e.buffer->history);
@@ -464,6 +485,8 @@ registry_stats registry::state::stats() const {
     s.fetched += c.fetched;
     s.reclaimed += c.reclaimed;
     s.dropped_exit += c.dropped_exit;
+    s.resets += c.resets;
+    s.reset_lost += c.reset_lost;
   }
   return s;
 }
@@ -471,7 +494,7 @@ registry_stats registry::state::stats() const {
 // -- routing -------------------------------------------------------------------
 
 std::size_t registry::state::route_locked(registry_partition& p, key_entry& e,
-                                          payload_source payload, std::uint64_t id,
+                                          payload_source payload, message_id id,
                                           detail::deferred_wakeups& wake, bool touch) {
   // Numbered and enqueued under the partition lock: two concurrent senders
   // to one key cannot enqueue out of id order.
@@ -526,8 +549,8 @@ std::size_t registry::state::route_locked(registry_partition& p, key_entry& e,
   return e.procs.size();
 }
 
-std::size_t registry::state::send(const registry_key& key, std::string payload, bool forward) {
-  auto floor = entry_floor();
+registry::send_result registry::state::send(const registry_key& key, std::string payload,
+                                            bool forward) {
   auto& p = partition_of(key);
   detail::deferred_wakeups wake; // declared first: flushes after the unlock
   std::lock_guard<std::mutex> lock{p.mtx};
@@ -535,16 +558,15 @@ std::size_t registry::state::send(const registry_key& key, std::string payload, 
   if (i == p.keys.end())
     i = p.keys.emplace(key, key_entry{}).first;
   auto& e = i->second;
-  auto id = assign_id(e, floor);
-  std::size_t remote = 0;
+  auto id = assign_id(e);
   // Under the lock (see registry_transport::forward): the ids of this node
   // leave in order.
   if (forward && transport_ != nullptr)
-    remote = transport_->forward(key, id, payload);
-  return route_locked(p, e, payload_source{std::move(payload)}, id, wake) + remote;
+    transport_->forward(key, id, payload);
+  return send_result{route_locked(p, e, payload_source{std::move(payload)}, id, wake), id};
 }
 
-std::size_t registry::state::receive(const registry_key& key, std::string payload, std::uint64_t id) {
+std::size_t registry::state::receive(const registry_key& key, std::string payload, message_id id) {
   auto& p = partition_of(key);
   detail::deferred_wakeups wake; // declared first: flushes after the unlock
   std::lock_guard<std::mutex> lock{p.mtx};
@@ -552,13 +574,15 @@ std::size_t registry::state::receive(const registry_key& key, std::string payloa
   if (i == p.keys.end())
     i = p.keys.emplace(key, key_entry{}).first;
   auto& e = i->second;
-  // The entry node's id, kept as is so that every node agrees on it; this
-  // node's next own id goes above it.
-  e.last_id = std::max(e.last_id, id);
+  // The entry node's id, kept as is so that every node agrees on it. This
+  // node's own numbering of the key is not touched: it is another history.
+  if (id.epoch != e.epoch)
+    e.mixed = true;
+  e.last_routed = id;
   return route_locked(p, e, payload_source{std::move(payload)}, id, wake);
 }
 
-std::size_t registry::state::broadcast(const std::string& payload, std::uint64_t floor_id) {
+std::size_t registry::state::broadcast(const std::string& payload) {
   std::size_t n = 0;
   const auto shared = std::make_shared<const std::string>(payload);
   for (std::size_t k = 0; k < nparts_; ++k) {
@@ -574,64 +598,136 @@ std::size_t registry::state::broadcast(const std::string& payload, std::uint64_t
     const auto recent = cfg_.clock() - cfg_.max_age;
     for (auto& [key, e] : p.keys) {
       if (!e.procs.empty() || e.touched > recent)
-        n += route_locked(p, e, payload_source{shared}, assign_id(e, floor_id, true), wake, false);
+        n += route_locked(p, e, payload_source{shared}, assign_id(e), wake, false);
     }
   }
   return n;
 }
 
-std::uint64_t registry::state::next_broadcast_floor() {
-  if (!clock_ids_)
-    return 0;
-  // The next step of the clock, in this node's tag (see assign_id).
-  constexpr unsigned bits = detail::hybrid_node_bits;
-  auto last = broadcast_floor_.load();
-  std::uint64_t next = 0;
-  do {
-    next = (((std::max(detail::hybrid_floor(), last) >> bits) + 1) << bits) | node_tag_;
-  } while (!broadcast_floor_.compare_exchange_weak(last, next));
-  return next;
-}
-
-void registry::state::raise_broadcast_floor(std::uint64_t id) {
-  auto last = broadcast_floor_.load();
-  while (last < id && !broadcast_floor_.compare_exchange_weak(last, id)) {
-  }
-}
-
 // -- kept messages at registration ---------------------------------------------
+
+registry::state::resume_plan registry::state::locate_locked(const key_entry& e,
+                                                            const message_id& seen) const {
+  const kept_queue* parts[2] = {nullptr, nullptr};
+  if (e.buffer) {
+    parts[0] = &e.buffer->history;
+    parts[1] = &e.buffer->pending;
+  }
+  std::size_t total = 0;
+  for (auto* q : parts)
+    total += q ? q->size() : 0;
+  auto at = [&](std::size_t i) -> const kept_message& {
+    auto h = parts[0]->size();
+    return i < h ? parts[0]->begin()[i] : parts[1]->begin()[i - h];
+  };
+  resume_plan plan;
+  if (!seen.valid()) {
+    // The client sent an id that could not be read: everything kept.
+    plan.reset = replay_reset{reset_reason::unknown_id, std::nullopt};
+    return plan;
+  }
+  bool found = false;
+  for (std::size_t i = total; i-- > 0;) {
+    if (at(i).id == seen) {
+      plan.start = i + 1;
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    if (e.epoch == 0 || seen.epoch != e.epoch) {
+      // Another history: the key was forgotten since, or this registry is
+      // new (a restart), or the id is another node's that is not kept here.
+      plan.reset = replay_reset{reset_reason::history_reset, std::nullopt};
+      return plan;
+    }
+    if (seen.seq > e.last_seq) {
+      plan.reset = replay_reset{reset_reason::unknown_id, std::nullopt};
+      return plan;
+    }
+    // This node's history, the id itself no longer kept: resume at the
+    // first kept message numbered after it.
+    plan.start = total;
+    for (std::size_t i = 0; i < total; ++i) {
+      auto& id = at(i).id;
+      if (id.epoch == e.epoch && id.seq > seen.seq) {
+        plan.start = i;
+        break;
+      }
+    }
+  }
+  if (seen.epoch == e.epoch && e.epoch != 0 && seen.seq <= e.last_seq) {
+    // Seqs are contiguous: whatever this node numbered after `seen` and no
+    // longer keeps is lost to this client, and the count is exact.
+    std::uint64_t kept = 0;
+    for (std::size_t i = plan.start; i < total; ++i) {
+      auto& id = at(i).id;
+      if (id.epoch == e.epoch && id.seq > seen.seq)
+        ++kept;
+    }
+    auto missed = e.last_seq - seen.seq;
+    if (kept < missed) {
+      std::optional<std::uint64_t> lost;
+      // Messages from other nodes may be missing too, uncounted.
+      if (!e.mixed)
+        lost = missed - kept;
+      plan.reset = replay_reset{reset_reason::window_exceeded, lost};
+    }
+  }
+  return plan;
+}
 
 std::size_t registry::state::release_kept_locked(registry_partition& p, key_entry& e,
                                                  const caf::actor& who,
-                                                 std::optional<std::uint64_t> history_after,
-                                                 std::uint64_t pending_after) {
-  auto& buf = *e.buffer;
-  expire_locked(p, e, cfg_.clock());
-  std::size_t n = 0;
+                                                 const std::optional<message_id>& last_seen,
+                                                 std::optional<replay_reset>* reset_out) {
+  if (e.buffer)
+    expire_locked(p, e, cfg_.clock());
   auto here = std::find_if(e.procs.begin(), e.procs.end(),
                            [&](const detail::registration& r) { return r.proc == who; });
   bool who_here = here != e.procs.end();
-  if (history_after && who_here) {
+  resume_plan plan;
+  if (last_seen) {
+    plan = locate_locked(e, *last_seen);
+    if (plan.reset) {
+      ++p.counters.resets;
+      p.counters.reset_lost += plan.reset->lost.value_or(0);
+      if (reset_out != nullptr)
+        *reset_out = plan.reset;
+      // First, before any message: the mailbox keeps this order.
+      if (who_here)
+        deliver_reset(here->proc, *plan.reset);
+    }
+  }
+  if (!e.buffer)
+    return 0;
+  auto& buf = *e.buffer;
+  std::size_t n = 0;
+  std::size_t index = 0;
+  if (last_seen && who_here) {
     for (auto& m : buf.history) {
-      if (m.id > *history_after) {
+      if (index++ >= plan.start) {
         deliver(*here, tag_of(*here), m.id, *m.payload);
         ++p.counters.replayed;
         ++n;
       }
     }
+  } else {
+    index = buf.history.size();
   }
-  // Pending ids at or below what the client saw reached it some other way
-  // (another node, say); they count as delivered, not resent. Every process
-  // of the key gets the rest: more than one only when several registered
-  // while a replay held the key.
+  // Pending messages before the client's position reached it some other
+  // way (another node, say); they count as delivered, not resent. Every
+  // process of the key gets the rest: more than one only when several
+  // registered while a replay held the key.
   for (auto& m : buf.pending) {
-    if (m.id > pending_after) {
+    if (!last_seen || index >= plan.start) {
       for (auto& r : e.procs)
         deliver(r, tag_of(r), m.id, *m.payload);
       p.counters.delivered += e.procs.size();
       if (who_here)
         ++n;
     }
+    ++index;
   }
   p.counters.pending -= buf.pending.size();
   if (cfg_.replay_window > 0) {
@@ -647,10 +743,9 @@ std::size_t registry::state::release_kept_locked(registry_partition& p, key_entr
   return n;
 }
 
-void registry::state::end_hold(const registry_key& key, std::uint64_t fetch_after,
+void registry::state::end_hold(const registry_key& key, std::optional<message_id> fetch_after,
                                std::vector<routed_message>* fetched, const caf::actor& who,
-                               std::optional<std::uint64_t> history_after,
-                               std::uint64_t pending_after) {
+                               const std::optional<message_id>& last_seen) {
   auto& p = partition_of(key);
   std::lock_guard<std::mutex> lock{p.mtx};
   auto i = p.keys.find(key);
@@ -661,27 +756,41 @@ void registry::state::end_hold(const registry_key& key, std::uint64_t fetch_afte
   auto& buf = *e.buffer;
   --buf.holds;
   if (fetched != nullptr && !fetched->empty()) {
+    // The store answers with every message it holds for the key, in the
+    // order it stored them. What came up to `fetch_after` this node (or the
+    // client) already had; without it in the store, the client's position
+    // is placed by `locate_locked` (a reset) and a process that gave none
+    // gets live messages only.
+    auto from = fetched->begin();
+    if (fetch_after) {
+      auto pos = std::find_if(fetched->begin(), fetched->end(),
+                              [&](const routed_message& m) { return m.id == *fetch_after; });
+      from = pos == fetched->end() ? (last_seen ? fetched->begin() : fetched->end()) : pos + 1;
+    }
     auto known = [&buf](const routed_message& m) {
-      auto same = [&m](const kept_message& k) { return k.id == m.id && *k.payload == m.payload; };
+      auto same = [&m](const kept_message& k) { return k.id == m.id; };
       return std::any_of(buf.pending.begin(), buf.pending.end(), same)
              || std::any_of(buf.history.begin(), buf.history.end(), same);
     };
     auto now = cfg_.clock();
+    kept_queue merged;
     std::size_t added = 0;
-    for (auto& m : *fetched) {
+    for (auto m = from; m != fetched->end(); ++m) {
       // The store may hold what this node already has: its own sends, or
       // live messages that reached it after it subscribed.
-      if (m.id <= fetch_after || known(m))
+      if (!m->id.valid() || known(*m))
         continue;
-      e.last_id = std::max(e.last_id, m.id);
-      buf.pending.push_back(
-        kept_message{m.id, now, std::make_shared<const std::string>(std::move(m.payload))});
+      if (m->id.epoch != e.epoch)
+        e.mixed = true;
+      merged.push_back(kept_message{m->id, now, std::make_shared<const std::string>(std::move(m->payload))});
       ++added;
     }
+    // Stored before anything held live here.
+    for (auto& m : buf.pending)
+      merged.push_back(std::move(m));
+    buf.pending = std::move(merged);
     p.counters.fetched += added;
     p.counters.pending += added;
-    std::stable_sort(buf.pending.begin(), buf.pending.end(),
-                     [](const kept_message& x, const kept_message& y) { return x.id < y.id; });
     while (buf.pending.size() > cfg_.max_pending) {
       buf.pending.pop_front();
       ++p.counters.dropped_overflow;
@@ -689,9 +798,7 @@ void registry::state::end_hold(const registry_key& key, std::uint64_t fetch_afte
     }
   }
   if (buf.holds == 0 && !e.procs.empty()) {
-    // Held live messages the client already saw (in flight from the node it
-    // came from) are dropped like pending ones: its last id is its truth.
-    release_kept_locked(p, e, who, history_after, pending_after);
+    release_kept_locked(p, e, who, last_seen);
   } else if (buf.empty()) {
     e.buffer.reset();
   }
@@ -724,7 +831,7 @@ void registry::state::retire_locked(registry_partition& p, const registry_key& k
   // Kept as a tombstone so the key's ids continue if it comes back soon;
   // `expire` erases it after `max_age`.
   e.touched = cfg_.clock();
-  e.retired_id = e.last_id;
+  e.retired = e.last_routed;
   if (e.idle() && cfg_.max_age.count() <= 0)
     p.keys.erase(key);
 }
@@ -774,14 +881,12 @@ void registry::state::reclaim_locked(registry_partition& p, key_entry& e, std::u
     }
     buf.history = std::move(rest);
   }
-  // Ahead of anything newer: ids order a key's messages, and whatever is
-  // pending arrived after these were delivered.
+  // Ahead of anything newer, in the order they were routed (the mailbox's):
+  // whatever is pending arrived after these were delivered.
   p.counters.reclaimed += back.size();
   p.counters.pending += back.size();
   for (auto& m : buf.pending)
     back.push_back(std::move(m));
-  std::stable_sort(back.begin(), back.end(),
-                   [](const kept_message& x, const kept_message& y) { return x.id < y.id; });
   buf.pending.clear();
   for (auto& m : back)
     buf.pending.push_back(std::move(m));
@@ -860,12 +965,12 @@ registry::~registry() {
 }
 
 register_result registry::register_process(const registry_key& key, const pid& who,
-                                           std::optional<std::uint64_t> last_seen) {
+                                           std::optional<message_id> last_seen) {
   return state_->add(key, who, last_seen);
 }
 
 register_result registry::register_process(const registry_key& key, const process& self,
-                                           std::optional<std::uint64_t> last_seen) {
+                                           std::optional<message_id> last_seen) {
   return state_->add(key, self.self(), last_seen);
 }
 
@@ -885,9 +990,8 @@ std::size_t registry::registration_count() const {
   return state_->stats().registrations;
 }
 
-std::vector<routed_message> registry::replay(const registry_key& key,
-                                             std::uint64_t after_id) const {
-  return state_->replay(key, after_id);
+std::vector<routed_message> registry::replay(const registry_key& key) const {
+  return state_->replay(key);
 }
 
 registry_stats registry::stats() const {
@@ -899,32 +1003,30 @@ const registry_config& registry::config() const noexcept {
 }
 
 std::size_t registry::send(const registry_key& key, std::string payload) {
+  return state_->send(key, std::move(payload), true).reached;
+}
+
+registry::send_result registry::send_with_id(const registry_key& key, std::string payload) {
   return state_->send(key, std::move(payload), true);
 }
 
 std::size_t registry::broadcast(const std::string& payload) {
-  auto floor = state_->next_broadcast_floor();
-  auto n = state_->broadcast(payload, floor);
+  auto n = state_->broadcast(payload);
   if (auto* t = state_->transport())
-    n += t->forward_broadcast(floor, payload);
+    t->forward_broadcast(payload);
   return n;
 }
 
 std::size_t registry::send_local(const registry_key& key, std::string payload) {
-  return state_->send(key, std::move(payload), false);
+  return state_->send(key, std::move(payload), false).reached;
 }
 
-std::size_t registry::send_local(const registry_key& key, std::string payload, std::uint64_t id) {
+std::size_t registry::send_local(const registry_key& key, std::string payload, message_id id) {
   return state_->receive(key, std::move(payload), id);
 }
 
 std::size_t registry::broadcast_local(const std::string& payload) {
-  return state_->broadcast(payload, state_->next_broadcast_floor());
-}
-
-std::size_t registry::broadcast_local(const std::string& payload, std::uint64_t floor_id) {
-  state_->raise_broadcast_floor(floor_id);
-  return state_->broadcast(payload, floor_id);
+  return state_->broadcast(payload);
 }
 
 std::size_t registry::expire() {

@@ -14,8 +14,13 @@
 /// - Delivery format: `(routed_atom, id, payload)`, see routed.hpp.
 /// - Messages sent to a key that has no process are kept in a bounded,
 ///   aged buffer and delivered in order when a process registers the key
-///   again (a session restarting under its supervisor loses nothing). The
-///   same ids serve SSE replay after a reconnect (`Last-Event-ID`).
+///   again (a session restarting under its supervisor loses nothing).
+/// - Every message has an id with an epoch (message_id.hpp). A process that
+///   registers with the last id its client saw gets exactly what it missed,
+///   in order, once; when that cannot be done it gets a `replay_reset`
+///   (replay_reset.hpp) saying why and how many were lost, before anything
+///   else. Nothing is dropped without a counter and, for a client that comes
+///   back, a reset.
 /// - Partitioned by key hash, each partition behind its own mutex (lock
 ///   striping): senders on different threads rarely meet on one lock, and a
 ///   send is one direct mailbox enqueue, no hop through a shard actor.
@@ -35,9 +40,11 @@
 #include <string>
 #include <vector>
 
+#include "libactor/message_id.hpp"
 #include "libactor/pid.hpp"
 #include "libactor/registry_key.hpp"
 #include "libactor/registry_transport.hpp"
+#include "libactor/replay_reset.hpp"
 #include "libactor/routed.hpp"
 
 namespace libactor {
@@ -63,8 +70,9 @@ struct registry_config {
 
   /// How long a message waits for a process (and stays replayable); older
   /// ones are dropped, pending ones counted in `registry_stats::expired`.
-  /// Also how long a key's id counter outlives its last process, so that a
-  /// session restarted within it continues the ids (about 100 bytes a key).
+  /// Also how long a key's history (its epoch and counter) outlives its
+  /// last process, so that a session restarted within it continues the ids
+  /// (about 100 bytes a key); a key forgotten after that starts a new epoch.
   std::chrono::milliseconds max_age{30'000};
 
   /// Messages already delivered that each key keeps for `replay` and for a
@@ -81,7 +89,7 @@ struct registry_config {
   clock_function clock = [] { return std::chrono::steady_clock::now(); };
 
   /// Carries `send`/`broadcast` to other nodes; null (the default) for one
-  /// node. With a transport, ids are hybrid-clock ids (routed.hpp).
+  /// node.
   std::shared_ptr<registry_transport> transport;
 };
 
@@ -113,6 +121,11 @@ struct registry_stats {
   /// not be handed back because the key still had other processes (which
   /// got them): lost for that process.
   std::uint64_t dropped_exit = 0;
+  /// Registrations with a last-seen id that got a `replay_reset` instead
+  /// of an exact replay.
+  std::uint64_t resets = 0;
+  /// Messages those resets reported lost (where the count was known).
+  std::uint64_t reset_lost = 0;
 };
 
 /// The outcome of `register_process`.
@@ -134,12 +147,17 @@ struct register_result {
   /// key's kept messages arrive once it answers, after this call returns,
   /// and are not counted here.
   std::size_t delivered = 0;
-  /// The newest id of the key that the new process will *not* be sent: it
-  /// gets every message with a greater id (kept, fetched or live). A
+  /// The newest message of the key that the new process will *not* be
+  /// sent (nullopt: it gets everything from the key's first message on). A
   /// process that crashes and registers again with this as `last_seen` (or
-  /// the id it handled last, if greater) gets back what its lost mailbox
-  /// held; the HTTP session does exactly that.
-  std::uint64_t baseline_id = 0;
+  /// the id it handled last, if it handled any) gets back what its lost
+  /// mailbox held; the HTTP session does exactly that.
+  std::optional<message_id> baseline;
+  /// Set when `last_seen` was given and could not be answered exactly. The
+  /// process is told in its mailbox too, ahead of every message of the key:
+  /// `(reset_atom, replay_reset)` (routed.hpp), which is how it learns of a
+  /// reset decided later (with a transport, when the cluster's store answers).
+  std::optional<replay_reset> reset;
 
   bool ok() const noexcept { return status == register_status::ok; }
   explicit operator bool() const noexcept { return ok(); }
@@ -159,29 +177,36 @@ public:
   // -- registration ----------------------------------------------------------
 
   /// Registers `who` under `key`. Any messages pending for the key are
-  /// delivered to `who` first, in order, before anything sent later. With
-  /// `last_seen`, `who` instead gets every message kept for the key with a
-  /// greater id, delivered or not (an SSE reconnect with `Last-Event-ID`);
-  /// a `last_seen` beyond the key's newest id (ids restarted since the key
-  /// was forgotten) gets everything kept.
+  /// delivered to `who` first, in order, before anything sent later.
+  ///
+  /// With `last_seen` (the last id the client saw: SSE `Last-Event-ID`),
+  /// `who` instead gets every message kept for the key after that one,
+  /// delivered to others or not, in order, once. When the registry cannot
+  /// do that exactly, `register_result::reset` says why, and `who` gets
+  /// what the key still holds (docs/registry.md, "Ids, epochs and resets"):
+  /// - the id is in the key's history but messages after it are no longer
+  ///   kept: `window_exceeded`, with the exact number lost;
+  /// - the id is of another history (the key was forgotten, or the registry
+  ///   is new: a server restart): `history_reset`, lost unknown;
+  /// - the id names a message the history never had, or is `message_id{}`
+  ///   (what a caller passes for an id the client sent but that could not
+  ///   be read): `unknown_id`.
   ///
   /// With a transport, the key's first local process may miss what other
   /// nodes sent while this node held no process for it. The transport's
-  /// store is then asked for every message after `last_seen` (or, without
-  /// it, after the newest id this node had when the key's last process left
-  /// less than `max_age` ago), and the key's messages are held back until it
-  /// answers: `who` gets the replayed ones first, without duplicates, then
-  /// the live ones. Without a store, or if it cannot answer, the local buffer
-  /// serves as on one node.
+  /// store is then asked for the key's messages, and the key's messages are
+  /// held back until it answers: `who` gets the replayed ones first, without
+  /// duplicates, then the live ones. Without a store, or if it cannot
+  /// answer, the local buffer serves as on one node.
   ///
   /// Fails with `no_process` if `who` is empty or has already exited; if it
   /// exits later, even during this call, its exit hook removes it as on any exit.
   register_result register_process(const registry_key& key, const pid& who,
-                                   std::optional<std::uint64_t> last_seen = std::nullopt);
+                                   std::optional<message_id> last_seen = std::nullopt);
 
   /// Registers the calling process (`self` is its body's argument).
   register_result register_process(const registry_key& key, const process& self,
-                                   std::optional<std::uint64_t> last_seen = std::nullopt);
+                                   std::optional<message_id> last_seen = std::nullopt);
 
   /// Removes one registration; false if `who` did not hold `key`. Messages
   /// sent to the key afterwards are buffered if no process is left.
@@ -198,9 +223,9 @@ public:
   /// (key, process) pairs.
   std::size_t registration_count() const;
 
-  /// The messages kept for `key` with an id above `after_id` (pending and,
-  /// with a `replay_window`, delivered ones), oldest first. Only reads.
-  std::vector<routed_message> replay(const registry_key& key, std::uint64_t after_id) const;
+  /// The messages kept for `key` (pending and, with a `replay_window`,
+  /// delivered ones), oldest first. Only reads.
+  std::vector<routed_message> replay(const registry_key& key) const;
 
   registry_stats stats() const;
 
@@ -209,32 +234,38 @@ public:
   // -- routing -------------------------------------------------------------------
 
   /// Delivers `payload` to every process of `key` and, with a transport, to
-  /// the key's processes on other nodes. Returns the processes reached; 0
-  /// means it was buffered for the key (or dropped if the buffer is full:
-  /// see `registry_stats`).
+  /// the key's processes on other nodes. Returns the processes reached on
+  /// this node; 0 means it was buffered for the key (or dropped if the
+  /// buffer is full: see `registry_stats`).
   std::size_t send(const registry_key& key, std::string payload);
 
-  /// Delivers `payload` to every registered process (each key assigns its
-  /// own id). A key whose last process left, or that was sent to, less than
-  /// `max_age` ago buffers it like a send (a session restarting under its
-  /// supervisor misses nothing); keys absent for longer do not. Returns the
-  /// processes reached.
+  /// What `send_with_id` did.
+  struct send_result {
+    std::size_t reached = 0; ///< Processes reached on this node.
+    message_id id;           ///< The id the message got.
+  };
+
+  /// `send`, also saying which id the message got (comet's `X-Message-Id`).
+  send_result send_with_id(const registry_key& key, std::string payload);
+
+  /// Delivers `payload` to every registered process; each key numbers it
+  /// as its own next message. A key whose last process left, or that was
+  /// sent to, less than `max_age` ago buffers it like a send (a session
+  /// restarting under its supervisor misses nothing); keys absent for
+  /// longer do not. Returns the processes reached on this node.
   std::size_t broadcast(const std::string& payload);
 
-  /// `send` on this node only, numbering the message here.
+  /// `send` on this node only.
   std::size_t send_local(const registry_key& key, std::string payload);
 
   /// `send` on this node only with the id the message got where it entered
   /// the cluster: what a transport calls for inbound messages. The key's
-  /// next own id will be above `id`.
-  std::size_t send_local(const registry_key& key, std::string payload, std::uint64_t id);
+  /// own numbering is not touched.
+  std::size_t send_local(const registry_key& key, std::string payload, message_id id);
 
-  /// `broadcast` on this node only.
+  /// `broadcast` on this node only: what a transport calls for inbound
+  /// broadcasts.
   std::size_t broadcast_local(const std::string& payload);
-
-  /// `broadcast` on this node only, inbound from a transport: each key
-  /// numbers it `max(floor_id, its last id + 1)`, as the entry node did.
-  std::size_t broadcast_local(const std::string& payload, std::uint64_t floor_id);
 
   /// Drops every kept message older than `max_age` now; returns how many
   /// pending messages expired. The sweep thread calls this periodically.

@@ -10,7 +10,7 @@
 ///     attach(reg) ──────────────► once, from the registry's constructor
 ///     key_added(k) / key_removed(k) ► k's local process count left / reached 0
 ///     forward(k, id, payload) ──► one publication per send, in id order
-///     forward_broadcast(id, p) ─► one publication per broadcast
+///     forward_broadcast(p) ─────► one publication per broadcast
 ///     fetch(k, after, done) ────► replay from the cluster's store
 ///     send_local(k, p, id) ◄───── inbound, with the id given where it entered
 ///     detach(reg) ──────────────► once, from the registry's destructor
@@ -68,13 +68,12 @@ public:
   /// assigned `id`: two threads sending to one key forward in id order, so
   /// every node sees the ids of one entry node increase. It must therefore be
   /// quick, never block on the network for long, and never call the registry.
-  virtual std::size_t forward(const registry_key& key, std::uint64_t id,
+  virtual std::size_t forward(const registry_key& key, message_id id,
                               const std::string& payload) = 0;
 
-  /// Forwards a broadcast. `id` is the floor of the ids it gets on every
-  /// node: each key numbers it `max(id, last id of the key + 1)`. Called
-  /// after local delivery, outside the registry's locks.
-  virtual std::size_t forward_broadcast(std::uint64_t id, const std::string& payload) = 0;
+  /// Forwards a broadcast; each key on each node numbers it as its own next
+  /// message. Called after local delivery, outside the registry's locks.
+  virtual std::size_t forward_broadcast(const std::string& payload) = 0;
 
   // -- interest ------------------------------------------------------------------
 
@@ -93,14 +92,16 @@ public:
 
   // -- replay --------------------------------------------------------------------
 
-  /// Asks the cluster's store for the messages of `key` with an id above
-  /// `after`, for a process registering on a node that holds nothing newer
-  /// (an SSE client back with `Last-Event-ID` on another node, or a session
-  /// restarted while its node was not subscribed). Calls `done` exactly once,
-  /// from any thread, possibly before returning; the registry holds the key's
-  /// live messages back until then, so replayed ones come first. The default
-  /// has no store.
-  virtual void fetch(const registry_key& key, std::uint64_t after, fetch_handler done) {
+  /// Asks the cluster's store for the messages of `key` it holds, in the
+  /// order it stored them, for a process registering on a node that did not
+  /// hear the key (an SSE client back with `Last-Event-ID` on another node,
+  /// or a session restarted while its node was not subscribed). `after` is
+  /// the message the process resumes after: a store may start there (and
+  /// must then include it) or anywhere before; the registry places the
+  /// position itself. Calls `done` exactly once, from any thread, possibly
+  /// before returning; the registry holds the key's live messages back until
+  /// then, so replayed ones come first. The default has no store.
+  virtual void fetch(const registry_key& key, std::optional<message_id> after, fetch_handler done) {
     (void) key;
     (void) after;
     done(std::nullopt);

@@ -74,7 +74,7 @@ bool jetstream_store::ready() const {
 }
 
 void jetstream_store::fetch(std::string subject, std::optional<std::string> key_check,
-                            std::uint64_t after, registry_transport::fetch_handler done) {
+                            std::optional<message_id> after, registry_transport::fetch_handler done) {
   ++counters_.fetches;
   bool queued = false;
   {
@@ -204,16 +204,15 @@ void jetstream_store::set_up() {
 std::optional<std::vector<routed_message>> jetstream_store::read(const fetch_job& job) {
   auto deadline = std::chrono::steady_clock::now() + cfg_.request_timeout;
   auto wanted = [&job](const frame_view& f) {
-    if (f.id <= job.after)
+    if (!f.id.valid())
       return false;
     if (job.key_check)
       return f.has_key && f.key == *job.key_check;
     return true;
   };
-  // The newest message first: none means nothing to read, and one no newer
-  // than `after` (the usual case: a client that saw everything) spares the
-  // consumer. That trusts the stream's order to follow the ids, which holds
-  // for one sender and for nodes whose clocks agree (docs/cluster.md).
+  // The newest message first: none means nothing to read, and `after`
+  // itself (the usual case: a client that saw everything) spares the
+  // consumer: the registry places the client right after it.
   natsMsg* last = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
   auto s = js_GetLastMsg(&last, js_, stream_.c_str(), job.subject.c_str(), nullptr, &jerr);
@@ -222,28 +221,21 @@ std::optional<std::vector<routed_message>> jetstream_store::read(const fetch_job
   if (s != NATS_OK)
     return std::nullopt;
   auto last_seq = natsMsg_GetSequence(last);
-  auto last_time = natsMsg_GetTime(last);
-  auto newest = decode_frame(natsMsg_GetData(last), static_cast<std::size_t>(natsMsg_GetDataLength(last)));
-  bool nothing_newer = newest && newest->id <= job.after;
+  std::optional<std::vector<routed_message>> newest_only;
+  if (auto f = decode_frame(natsMsg_GetData(last), static_cast<std::size_t>(natsMsg_GetDataLength(last)));
+      f && job.after && f->id == *job.after && wanted(*f))
+    newest_only = std::vector<routed_message>{routed_message{f->id, std::string{f->payload}}};
   natsMsg_Destroy(last);
-  if (nothing_newer)
-    return std::vector<routed_message>{};
-  // Ids carry the wall-clock time they were given (routed.hpp): anything
-  // newer than `after` was stored after that time, give or take the clocks'
-  // disagreement. Starting the consumer there spares the server a scan of
-  // the whole stream (nats-server 2.9 walks it to find a subject's messages).
-  std::int64_t start_ns = 0;
-  auto after_ms = static_cast<std::int64_t>(job.after >> 20);
-  if (after_ms > cfg_.max_clock_skew.count())
-    start_ns = (after_ms - cfg_.max_clock_skew.count()) * 1'000'000;
-  start_ns = std::min(start_ns, last_time); // the newest message is always read
+  if (newest_only)
+    return newest_only;
   // An ephemeral push consumer on the key's subject, no acks, deleted on
   // unsubscribe (and by the server if this node dies meanwhile).
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = stream_.c_str();
-  so.Config.DeliverPolicy = start_ns > 0 ? js_DeliverByStartTime : js_DeliverAll;
-  so.Config.OptStartTime = start_ns;
+  // From the start: ids carry no time, and the stream keeps only `max_age`
+  // of messages anyway.
+  so.Config.DeliverPolicy = js_DeliverAll;
   so.Config.AckPolicy = js_AckNone;
   so.Config.MemoryStorage = true;
   so.Config.InactiveThreshold = to_ns(std::chrono::seconds{5});

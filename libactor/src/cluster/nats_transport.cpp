@@ -78,10 +78,10 @@ public:
   void attach(registry& owner);
   void detach(registry& owner);
   std::size_t publish(const std::string& subject, const std::string& frame);
-  std::size_t forward(const registry_key& key, std::uint64_t id, const std::string& payload);
-  std::size_t forward_broadcast(std::uint64_t id, const std::string& payload);
+  std::size_t forward(const registry_key& key, message_id id, const std::string& payload);
+  std::size_t forward_broadcast(const std::string& payload);
   void reconcile(const registry_key& key);
-  void fetch(const registry_key& key, std::uint64_t after, fetch_handler done);
+  void fetch(const registry_key& key, std::optional<message_id> after, fetch_handler done);
 
   const nats_config cfg_;
   const std::string key_prefix_; ///< "<prefix>.key."
@@ -107,6 +107,10 @@ private:
   static void on_reconnected(natsConnection* nc, void* closure);
   static void on_closed(natsConnection* nc, void* closure);
   static void on_error(natsConnection* nc, natsSubscription* sub, natsStatus err, void* closure);
+  /// Adds what `sub` dropped since its last slow-consumer event.
+  void count_dropped(natsSubscription* sub);
+  /// A subscription is destroyed: its address may name another later.
+  void forget_dropped(natsSubscription* sub);
 
   void deliver(const subscription& sub, natsMsg* msg);
   void up(natsConnection* nc, const char* event);
@@ -126,6 +130,9 @@ private:
   /// One subscription per key with a local process. Lock order: `subs_mtx_`,
   /// then `reg_mtx_`, then a registry partition.
   std::mutex subs_mtx_;
+  /// Per subscription, the client's dropped count at its last slow-consumer event.
+  std::mutex dropped_mtx_;
+  std::unordered_map<natsSubscription*, std::int64_t> dropped_seen_;
   std::unordered_map<registry_key, natsSubscription*> subs_;
   natsSubscription* all_sub_ = nullptr;
   std::atomic<std::size_t> sub_count_{0};
@@ -289,10 +296,31 @@ void nats_transport::impl::on_closed(natsConnection*, void* closure) {
   self->state_cv_.notify_all();
 }
 
+void nats_transport::impl::count_dropped(natsSubscription* sub) {
+  // The client counts a subscription's drops cumulatively; the difference
+  // since the last event is what this one lost.
+  std::int64_t total = 0;
+  if (sub == nullptr || natsSubscription_GetDropped(sub, &total) != NATS_OK)
+    return;
+  std::lock_guard<std::mutex> lock{dropped_mtx_};
+  auto& seen = dropped_seen_[sub];
+  if (total > seen) {
+    counters_.slow_consumer_dropped += static_cast<std::uint64_t>(total - seen);
+    seen = total;
+  }
+}
+
+void nats_transport::impl::forget_dropped(natsSubscription* sub) {
+  std::lock_guard<std::mutex> lock{dropped_mtx_};
+  dropped_seen_.erase(sub);
+}
+
 void nats_transport::impl::on_error(natsConnection*, natsSubscription* sub, natsStatus err, void* closure) {
   auto* self = static_cast<impl*>(closure);
-  if (err == NATS_SLOW_CONSUMER)
+  if (err == NATS_SLOW_CONSUMER) {
     ++self->counters_.slow_consumers;
+    self->count_dropped(sub);
+  }
   const char* subject = sub != nullptr ? natsSubscription_GetSubject(sub) : nullptr;
   log::warning("nats_error", log::kv("node", self->cfg_.node_name),
                log::kv("status", natsStatus_GetText(err)),
@@ -308,10 +336,13 @@ void nats_transport::impl::on_message(natsConnection*, natsSubscription*, natsMs
 
 void nats_transport::impl::deliver(const subscription& sub, natsMsg* msg) {
   auto f = decode_frame(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
-  // A hashed subject may carry another key's messages: the frame names its key.
-  bool ok = f
-            && (sub.broadcast ? !f->has_key
-                              : f->has_key == sub.hashed && (!sub.hashed || f->key == sub.key.string()));
+  // Input like any other: a hashed subject may carry another key's messages
+  // (the frame names its key); a key's message must carry a real id and a
+  // broadcast none (each node numbers it); no payload beyond the limit.
+  bool ok = f && f->payload.size() <= cfg_.max_inbound_payload
+            && (sub.broadcast ? !f->has_key && f->id == message_id{}
+                              : f->id.valid() && f->has_key == sub.hashed
+                                  && (!sub.hashed || f->key == sub.key.string()));
   if (!ok) {
     ++counters_.rejected;
     natsMsg_Destroy(msg);
@@ -328,7 +359,7 @@ void nats_transport::impl::deliver(const subscription& sub, natsMsg* msg) {
   // must find it counted.
   ++counters_.received;
   if (sub.broadcast)
-    reg_->broadcast_local(payload, id);
+    reg_->broadcast_local(payload);
   else
     reg_->send_local(sub.key, std::move(payload), id);
 }
@@ -380,12 +411,14 @@ natsSubscription* nats_transport::impl::subscribe(const std::string& subject, re
 void nats_transport::impl::unsubscribe_all_locked() {
   for (auto& [key, sub] : subs_) {
     natsSubscription_Unsubscribe(sub);
+    forget_dropped(sub);
     natsSubscription_Destroy(sub);
   }
   subs_.clear();
   sub_count_ = 0;
   if (all_sub_ != nullptr) {
     natsSubscription_Unsubscribe(all_sub_);
+    forget_dropped(all_sub_);
     natsSubscription_Destroy(all_sub_);
     all_sub_ = nullptr;
   }
@@ -408,6 +441,7 @@ void nats_transport::impl::reconcile(const registry_key& key) {
     // The handler may run once more for a message already queued; the
     // registry then buffers it as for any key without a process.
     natsSubscription_Unsubscribe(i->second);
+    forget_dropped(i->second);
     natsSubscription_Destroy(i->second);
     subs_.erase(i);
     --sub_count_;
@@ -464,18 +498,19 @@ std::size_t nats_transport::impl::publish(const std::string& subject, const std:
   return 0;
 }
 
-std::size_t nats_transport::impl::forward(const registry_key& key, std::uint64_t id,
+std::size_t nats_transport::impl::forward(const registry_key& key, message_id id,
                                           const std::string& payload) {
   bool hashed = detail::token_is_hashed(key);
   auto frame = encode_frame(id, hashed ? &key.string() : nullptr, payload);
   return publish(key_prefix_ + detail::key_token(key), frame);
 }
 
-std::size_t nats_transport::impl::forward_broadcast(std::uint64_t id, const std::string& payload) {
-  return publish(all_subject_, encode_frame(id, nullptr, payload));
+std::size_t nats_transport::impl::forward_broadcast(const std::string& payload) {
+  return publish(all_subject_, encode_frame(message_id{}, nullptr, payload));
 }
 
-void nats_transport::impl::fetch(const registry_key& key, std::uint64_t after, fetch_handler done) {
+void nats_transport::impl::fetch(const registry_key& key, std::optional<message_id> after,
+                                 fetch_handler done) {
   if (!cfg_.jetstream) {
     done(std::nullopt);
     return;
@@ -496,6 +531,7 @@ nats_stats nats_transport::impl::stats() const {
   s.received = c.received;
   s.rejected = c.rejected;
   s.slow_consumers = c.slow_consumers;
+  s.slow_consumer_dropped = c.slow_consumer_dropped;
   s.subscriptions = sub_count_;
   s.subscribe_failures = c.subscribe_failures;
   s.disconnects = c.disconnects;
@@ -559,12 +595,12 @@ void nats_transport::detach(registry& owner) {
   impl_->detach(owner);
 }
 
-std::size_t nats_transport::forward(const registry_key& key, std::uint64_t id, const std::string& payload) {
+std::size_t nats_transport::forward(const registry_key& key, message_id id, const std::string& payload) {
   return impl_->forward(key, id, payload);
 }
 
-std::size_t nats_transport::forward_broadcast(std::uint64_t id, const std::string& payload) {
-  return impl_->forward_broadcast(id, payload);
+std::size_t nats_transport::forward_broadcast(const std::string& payload) {
+  return impl_->forward_broadcast(payload);
 }
 
 void nats_transport::key_added(const registry_key& key) {
@@ -575,7 +611,7 @@ void nats_transport::key_removed(const registry_key& key) {
   impl_->reconcile(key);
 }
 
-void nats_transport::fetch(const registry_key& key, std::uint64_t after, fetch_handler done) {
+void nats_transport::fetch(const registry_key& key, std::optional<message_id> after, fetch_handler done) {
   impl_->fetch(key, after, std::move(done));
 }
 

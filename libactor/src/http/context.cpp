@@ -20,6 +20,30 @@ void require_handling(const detail::session_state& st, const char* what) {
     throw std::logic_error(std::string{what} + ": the response has already started");
 }
 
+/// A stream's head and state: `start_chunked` and `start_sse`.
+void start_stream(detail::session_state& st, process& self, std::string_view content_type,
+                  std::string_view extra_fields, std::shared_ptr<const stream_hooks> hooks) {
+  require_handling(st, "start_chunked");
+  st.response_started = true;
+  detail::queue_write(self, st, chunked_head(200, content_type, st.current, extra_fields));
+  if (st.current.head || st.conn->closed()) {
+    // HEAD gets the header block only: no stream opens, and what the handler
+    // writes next is the body HEAD does not send. A head that could not be
+    // written (the peer reset) opens no stream either.
+    return;
+  }
+  st.stream = uses_chunked(st.current) ? stream_kind::chunked : stream_kind::raw;
+  st.hooks = std::move(hooks);
+  st.now = phase::streaming;
+  st.ticks = 0;
+  st.discarded_input = false;
+  st.server->streams.fetch_add(1, std::memory_order_relaxed);
+  if (st.hooks && st.hooks->heartbeat.count() > 0)
+    detail::arm_timer(self, st, st.hooks->heartbeat);
+  else
+    detail::disarm_timer(st);
+}
+
 } // namespace
 
 void context::reply(response res) {
@@ -38,31 +62,19 @@ void context::reply(unsigned status, std::string body, std::string_view content_
 }
 
 void context::start_chunked(std::string_view content_type, std::shared_ptr<const stream_hooks> hooks) {
-  require_handling(st_, "start_chunked");
-  st_.response_started = true;
-  detail::queue_write(self_, st_, chunked_head(200, content_type, st_.current));
-  if (st_.current.head || st_.conn->closed()) {
-    // HEAD gets the header block only: no stream opens, and what the handler
-    // writes next is the body HEAD does not send. A head that could not be
-    // written (the peer reset) opens no stream either.
-    return;
-  }
-  st_.stream = uses_chunked(st_.current) ? stream_kind::chunked : stream_kind::raw;
-  st_.hooks = std::move(hooks);
-  st_.now = phase::streaming;
-  st_.ticks = 0;
-  st_.discarded_input = false;
-  st_.server->streams.fetch_add(1, std::memory_order_relaxed);
-  if (st_.hooks && st_.hooks->heartbeat.count() > 0)
-    detail::arm_timer(self_, st_, st_.hooks->heartbeat);
-  else
-    detail::disarm_timer(st_);
+  start_stream(st_, self_, content_type, {}, std::move(hooks));
 }
 
 void context::start_sse(std::shared_ptr<const stream_hooks> hooks) {
-  start_chunked("text/event-stream", std::move(hooks));
+  // A buffering proxy (nginx's default) would hold the events back.
+  start_stream(st_, self_, sse_content_type, "X-Accel-Buffering: no\r\n", std::move(hooks));
   if (st_.stream == stream_kind::chunked || st_.stream == stream_kind::raw)
     st_.stream = st_.stream == stream_kind::chunked ? stream_kind::sse : stream_kind::raw;
+  auto retry = st_.server->opts.sse_retry;
+  if (st_.stream != stream_kind::none && retry.count() > 0) {
+    // Once, before any message: how long the browser waits to reconnect.
+    write_chunk("retry: " + std::to_string(retry.count()) + "\n\n");
+  }
 }
 
 void context::write_chunk(std::string_view data) {
@@ -82,6 +94,22 @@ void context::send_event(const sse_event& ev) {
   write_chunk(format(ev));
 }
 
+void context::write_reset(const replay_reset& reset) {
+  if (st_.stream == stream_kind::sse) {
+    sse_event ev;
+    ev.event = "reset";
+    ev.data = reset_json(reset);
+    send_event(ev);
+    return;
+  }
+  std::string line{"reset "};
+  line.append(to_string(reset.reason));
+  line.push_back(' ');
+  line.append(reset.lost ? std::to_string(*reset.lost) : std::string{"?"});
+  line.push_back('\n');
+  write_chunk(line);
+}
+
 void context::finish() {
   if (st_.now != phase::streaming)
     return;
@@ -92,7 +120,7 @@ void context::finish() {
   detail::complete_response(self_, st_);
 }
 
-bool context::subscribe(registry& reg, const registry_key& key, std::optional<std::uint64_t> last_seen) {
+bool context::subscribe(registry& reg, const registry_key& key, std::optional<message_id> last_seen) {
   if (st_.current.head)
     return true; // HEAD opens no stream, so it subscribes nothing
   if (st_.conn->closed())
@@ -113,12 +141,25 @@ bool context::subscribe(registry& reg, const registry_key& key, std::optional<st
   st_.reg = &reg;
   st_.key = key;
   // What the registry will send from now on starts after the baseline. A
-  // session restarted after a crash registers again after `last_id`, so it
-  // must never be below the baseline: the messages its predecessor's
-  // mailbox held (enqueued, not yet handled) are then sent again.
-  if (r.ok() && (!st_.last_id || *st_.last_id < r.baseline_id))
-    st_.last_id = r.baseline_id;
+  // session restarted after a crash registers again after `last_id`, so
+  // that the messages its predecessor's mailbox held (enqueued, not yet
+  // handled) are sent again.
+  if (!st_.last_id)
+    st_.last_id = r.baseline;
   return r.ok();
+}
+
+bool context::resume(registry& reg, const registry_key& key) {
+  std::optional<std::string> text;
+  if (auto h = req().header("Last-Event-ID"))
+    text = std::string{*h};
+  else
+    text = req().query_param("last_event_id");
+  if (!text || text->empty())
+    return subscribe(reg, key);
+  // An id that cannot be read is passed as the invalid id: the registry
+  // answers it with an `unknown_id` reset and everything it keeps.
+  return subscribe(reg, key, parse_message_id(*text).value_or(message_id{}));
 }
 
 bool context::streaming() const noexcept {

@@ -1,5 +1,7 @@
 #include "libactor/http/request.hpp"
 
+#include "libactor/http/router.hpp"
+
 #include <algorithm>
 
 namespace libactor::http {
@@ -114,6 +116,26 @@ void request::set_param(std::string name, std::string value) {
     it->second = std::move(value);
   else
     params_.emplace_back(std::move(name), std::move(value));
+}
+
+std::optional<std::string> request::query_param(std::string_view name) const {
+  auto q = query();
+  while (!q.empty()) {
+    auto amp = q.find('&');
+    auto part = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+    auto eq = part.find('=');
+    if (part.substr(0, eq) != name)
+      continue;
+    if (eq == std::string_view::npos)
+      return std::string{};
+    std::string value{part.substr(eq + 1)};
+    for (auto& c : value)
+      if (c == '+')
+        c = ' ';
+    return percent_decode(value);
+  }
+  return std::nullopt;
 }
 
 } // namespace libactor::http

@@ -177,7 +177,7 @@ std::string error_response(unsigned status, std::string_view reason, std::string
 }
 
 std::string chunked_head(unsigned status, std::string_view content_type,
-                         const request_info& info) {
+                         const request_info& info, std::string_view extra_fields) {
   std::string out;
   out.reserve(200);
   append_status_line(out, valid_status(status));
@@ -185,6 +185,7 @@ std::string chunked_head(unsigned status, std::string_view content_type,
   append_field(out, "Date", http_date());
   append_field(out, "Content-Type", content_type);
   out.append("Cache-Control: no-cache\r\n");
+  out.append(extra_fields);
   if (uses_chunked(info)) {
     out.append("Transfer-Encoding: chunked\r\n");
     append_connection(out, info);

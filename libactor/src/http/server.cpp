@@ -62,10 +62,7 @@ void give_up_session(const std::any& args) {
       boost::system::error_code ignored;
       boost::asio::write(st->conn->socket(), boost::asio::buffer(bytes), ignored);
     }
-    if (st->stream != detail::stream_kind::none) {
-      st->stream = detail::stream_kind::none;
-      st->server->streams.fetch_sub(1, std::memory_order_relaxed);
-    }
+    detail::stream_ended(*st, stream_close_cause::crash_budget);
     st->conn->close();
   });
 }
@@ -200,6 +197,15 @@ server_stats server::stats() const {
   out.crash_budget_closes = sh.crash_budget_closes.load();
   out.read_pauses = sh.read_pauses.load();
   out.poison_skipped = sh.poison_skipped.load();
+  out.slow_consumer_dropped = sh.slow_consumer_dropped.load();
+  out.resets_sent = sh.resets_sent.load();
+  auto closes = [&sh](stream_close_cause c) { return sh.stream_closes[static_cast<std::size_t>(c)].load(); };
+  out.stream_closes.client = closes(stream_close_cause::client);
+  out.stream_closes.slow_consumer = closes(stream_close_cause::slow_consumer);
+  out.stream_closes.crash_budget = closes(stream_close_cause::crash_budget);
+  out.stream_closes.server_stop = closes(stream_close_cause::server_stop);
+  out.stream_closes.finished = closes(stream_close_cause::finished);
+  out.stream_closes.crashed = closes(stream_close_cause::crashed);
   out.tree_down = sh.tree_down.load();
   out.listener = impl_->listen->stats();
   out.sessions = sh.sessions.load();

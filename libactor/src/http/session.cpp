@@ -344,31 +344,59 @@ void on_timeout(process& self, session_state& st) {
     arm_timer(self, st, st.hooks->heartbeat);
 }
 
-void on_routed(process& self, session_state& st, std::uint64_t id, const std::string& payload) {
+void on_routed(process& self, session_state& st, const message_id& id, const std::string& payload) {
   if (st.now != phase::streaming) {
     shared(st).routed_dropped.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  // A replay after a restart may overlap what was written before the crash.
-  if (st.last_id && id <= *st.last_id)
-    return;
+  // No id filter here: the registry hands each registration every message
+  // once, in order (a restart resumes by position, not by comparing ids,
+  // which from two nodes do not compare).
+  //
   // Consumed before it is handled, as a BEAM process consumes a message:
   // if handling it crashes the session, the restart resumes after it
   // instead of crashing on it again forever.
   st.last_id = id;
+  auto& sh = shared(st);
+  if (st.gap > 0) {
+    // Dropped for a slow reader: the client hears of it before the next
+    // message that fits, or that one is dropped too.
+    if (st.outbound.size() + payload.size() + 256 > sh.opts.max_outbound) {
+      ++st.gap;
+      sh.slow_consumer_dropped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    auto lost = st.gap;
+    st.gap = 0;
+    show_reset(self, st, replay_reset{reset_reason::slow_consumer, lost});
+    if (st.conn->closed() || st.now != phase::streaming)
+      return;
+  }
   st.in_routed = true; // still set if the handler throws: recover() then counts a poison
+  st.routed_write_dropped = false;
   context ctx{st, self, nullptr};
   if (st.hooks && st.hooks->on_message) {
     st.hooks->on_message(ctx, id, payload);
   } else if (st.stream == stream_kind::sse) {
     sse_event ev;
-    ev.id = id;
+    ev.id = to_string(id);
     ev.data = payload;
     ctx.send_event(ev);
   } else {
     ctx.write_chunk(payload);
   }
   st.in_routed = false;
+  if (st.routed_write_dropped) {
+    ++st.gap;
+    sh.slow_consumer_dropped.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+/// The registry could not replay exactly what the client missed.
+void on_reset(process& self, session_state& st, const replay_reset& r) {
+  if (st.now != phase::streaming)
+    return;
+  show_reset(self, st, r);
 }
 
 /// A routed message crashed the stream's handler: it is skipped (the
@@ -378,15 +406,7 @@ void on_routed(process& self, session_state& st, std::uint64_t id, const std::st
 void report_poison(process& self, session_state& st) {
   st.in_routed = false;
   shared(st).poison_skipped.fetch_add(1, std::memory_order_relaxed);
-  context ctx{st, self, nullptr};
-  if (st.stream == stream_kind::sse) {
-    sse_event ev;
-    ev.event = "reset";
-    ev.data = R"({"reason": "poison_skipped", "lost": 1})";
-    ctx.send_event(ev);
-  } else {
-    ctx.write_chunk("reset poison_skipped 1\n");
-  }
+  show_reset(self, st, replay_reset{reset_reason::poison_skipped, 1});
 }
 
 void on_info(process& self, session_state& st, const std::string& note) {
@@ -412,7 +432,7 @@ void on_drain(process& self, session_state& st) {
         close_after_output(self, st); // answers still being written
         return;
       }
-      end_session(self, st, exit_reason::shutdown("drained"));
+      end_session(self, st, exit_reason::shutdown("drained"), stream_close_cause::server_stop);
       return;
     case phase::streaming: {
       context ctx{st, self, nullptr};
@@ -446,7 +466,7 @@ void recover(process& self, session_state& st) {
       sh.crashes.fetch_add(1, std::memory_order_relaxed);
       if (st.response_started) {
         // Part of a response is on the wire: the framing is lost.
-        end_session(self, st, exit_reason::shutdown("crashed_mid_response"));
+        end_session(self, st, exit_reason::shutdown("crashed_mid_response"), stream_close_cause::crashed);
         return;
       }
       sh.count_status(500);
@@ -468,7 +488,7 @@ void recover(process& self, session_state& st) {
     case phase::reading:
     case phase::closing:
       sh.crashes.fetch_add(1, std::memory_order_relaxed);
-      end_session(self, st, exit_reason::shutdown("crashed"));
+      end_session(self, st, exit_reason::shutdown("crashed"), stream_close_cause::crashed);
       return;
   }
 }
@@ -505,10 +525,12 @@ void stream_write(process& self, session_state& st, std::string_view payload) {
   if (st.outbound.size() + payload.size() > sh.opts.max_outbound) {
     if (sh.opts.slow_reader == slow_reader_policy::drop) {
       sh.dropped_chunks.fetch_add(1, std::memory_order_relaxed);
+      if (st.in_routed)
+        st.routed_write_dropped = true; // on_routed counts the message once
       return;
     }
     sh.slow_closed.fetch_add(1, std::memory_order_relaxed);
-    end_session(self, st, exit_reason::shutdown("slow_reader"));
+    end_session(self, st, exit_reason::shutdown("slow_reader"), stream_close_cause::slow_consumer);
     return;
   }
   queue_write(self, st, payload);
@@ -518,10 +540,10 @@ void complete_response(process& self, session_state& st) {
   if (st.conn->closed())
     return;
   if (st.stream != stream_kind::none) {
-    st.stream = stream_kind::none;
+    stream_ended(st, st.conn->draining() ? stream_close_cause::server_stop : stream_close_cause::finished);
     st.hooks.reset();
     st.last_id.reset();
-    shared(st).streams.fetch_sub(1, std::memory_order_relaxed);
+    st.gap = 0;
     if (st.discarded_input) // what the client sent meanwhile is lost: no next request
       st.current.keep_alive = false;
   }
@@ -590,15 +612,31 @@ void close_after_output(process& self, session_state& st) {
   end_session(self, st, exit_reason::normal());
 }
 
-void end_session(process& self, session_state& st, exit_reason reason) {
+void end_session(process& self, session_state& st, exit_reason reason, stream_close_cause cause) {
   disarm_timer(st);
-  if (st.stream != stream_kind::none) {
-    st.stream = stream_kind::none;
-    shared(st).streams.fetch_sub(1, std::memory_order_relaxed);
-  }
+  if (st.stream != stream_kind::none)
+    stream_ended(st, st.conn->draining() ? stream_close_cause::server_stop : cause);
   st.now = phase::closing;
   st.conn->close();
   self.exit(std::move(reason));
+}
+
+void stream_ended(session_state& st, stream_close_cause cause) {
+  if (st.stream == stream_kind::none)
+    return;
+  st.stream = stream_kind::none;
+  auto& sh = shared(st);
+  sh.streams.fetch_sub(1, std::memory_order_relaxed);
+  sh.stream_closes[static_cast<std::size_t>(cause)].fetch_add(1, std::memory_order_relaxed);
+}
+
+void show_reset(process& self, session_state& st, const replay_reset& reset) {
+  shared(st).resets_sent.fetch_add(1, std::memory_order_relaxed);
+  context ctx{st, self, nullptr};
+  if (st.hooks && st.hooks->on_reset)
+    st.hooks->on_reset(ctx, reset);
+  else
+    ctx.write_reset(reset);
 }
 
 void arm_timer(process& self, session_state& st, std::chrono::milliseconds delay) {
@@ -653,9 +691,10 @@ caf::behavior session_body(process& self, session_ptr st) {
     },
     [self, st](timeout_atom) mutable { on_timeout(self, *st); },
     [self, st](drain_atom) mutable { on_drain(self, *st); },
-    [self, st](routed_atom, std::uint64_t id, const std::string& payload) mutable {
+    [self, st](routed_atom, const message_id& id, const std::string& payload) mutable {
       on_routed(self, *st, id, payload);
     },
+    [self, st](reset_atom, const replay_reset& r) mutable { on_reset(self, *st, r); },
     [self, st](info_atom, const std::string& note) mutable { on_info(self, *st, note); },
   };
 }

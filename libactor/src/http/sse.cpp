@@ -36,7 +36,9 @@ std::string format(const sse_event& ev) {
   out.reserve(ev.data.size() + ev.event.size() + 48);
   if (ev.id) {
     out.append("id: ");
-    append_number(out, *ev.id);
+    for (char c : *ev.id)
+      if (c != '\r' && c != '\n' && c != '\0')
+        out.push_back(c);
     out.push_back('\n');
   }
   if (!ev.event.empty()) {
@@ -65,23 +67,6 @@ std::string sse_comment(std::string_view text) {
   });
   out.push_back('\n');
   return out;
-}
-
-std::optional<std::uint64_t> parse_last_event_id(std::string_view value) noexcept {
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-    value.remove_prefix(1);
-  while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
-    value.remove_suffix(1);
-  if (value.empty())
-    return std::nullopt;
-  for (char c : value)
-    if (c < '0' || c > '9')
-      return std::nullopt;
-  std::uint64_t id = 0;
-  auto r = std::from_chars(value.data(), value.data() + value.size(), id);
-  if (r.ec != std::errc{} || r.ptr != value.data() + value.size())
-    return std::nullopt;
-  return id;
 }
 
 } // namespace libactor::http

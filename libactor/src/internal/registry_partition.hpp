@@ -17,6 +17,7 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <caf/actor.hpp>
 
+#include "libactor/message_id.hpp"
 #include "libactor/registry_key.hpp"
 
 namespace libactor::detail {
@@ -30,7 +31,7 @@ using shared_payload = std::shared_ptr<const std::string>;
 /// A message kept for a key: waiting for a process, or delivered and kept
 /// for replay.
 struct kept_message {
-  std::uint64_t id;
+  message_id id;
   std::chrono::steady_clock::time_point at;
   shared_payload payload;
 };
@@ -143,22 +144,30 @@ private:
   std::unique_ptr<std::vector<registration>> more_;
 };
 
-/// Per key: 32 bytes of processes, 8 of id counter, 8 of buffer pointer, 8
-/// of time, 8 of the id at the last departure. A key whose last process
-/// left stays as a tombstone (no process, no buffer) for `max_age`, so that
-/// a session restarting under its supervisor continues the key's ids
-/// instead of starting again at 1.
+/// Per key: 32 bytes of processes, 16 of history (epoch and counter), 8 of
+/// buffer pointer, 8 of time, 16 of the newest id routed and 16 of that id
+/// at the last departure. A key whose last process left stays as a
+/// tombstone (no process, no buffer) for `max_age`, so that a session
+/// restarting under its supervisor continues the key's history instead of
+/// starting a new one.
 struct key_entry {
   registration_list procs;
-  /// The highest id this node assigned or received for the key.
-  std::uint64_t last_id = 0;
+  /// This node's history of the key: its epoch (0 until the first message
+  /// it numbers) and the seq of the last message it numbered in it.
+  std::uint64_t epoch = 0;
+  std::uint64_t last_seq = 0;
   std::unique_ptr<key_buffer> buffer;
   /// When the last process left or a message was last buffered.
   std::chrono::steady_clock::time_point touched{};
-  /// `last_id` when the last process left (0 if it never did): with a
-  /// transport the node stops hearing the key then, so a process that comes
-  /// back asks the cluster's store for everything after it.
-  std::uint64_t retired_id = 0;
+  /// The newest message routed to the key here, numbered here or received.
+  message_id last_routed;
+  /// `last_routed` when the last process left (invalid if it never did):
+  /// with a transport the node stops hearing the key then, so a process
+  /// that comes back asks the cluster's store for what it missed.
+  message_id retired;
+  /// Messages numbered by other nodes reached the key here: a count of
+  /// what a client missed can then no longer be read off this node's seqs.
+  bool mixed = false;
 
   bool idle() const noexcept { return procs.empty() && (!buffer || buffer->empty()); }
 };
@@ -177,6 +186,8 @@ struct partition_counters {
   std::uint64_t fetched = 0;
   std::uint64_t reclaimed = 0;
   std::uint64_t dropped_exit = 0;
+  std::uint64_t resets = 0;
+  std::uint64_t reset_lost = 0;
 };
 
 /// The partitions' hash: the key's own (already mixed, registry_key.cpp),

@@ -53,12 +53,12 @@ private:
 /// stored as its value, as CAF's own elements store atom constants.
 class routed_element_vals final
   : public routed_element,
-    public caf::detail::tuple_vals_impl<caf::type_erased_tuple, caf::atom_value, std::uint64_t, std::string> {
+    public caf::detail::tuple_vals_impl<caf::type_erased_tuple, caf::atom_value, message_id, std::string> {
 public:
   using tuple_base =
-    caf::detail::tuple_vals_impl<caf::type_erased_tuple, caf::atom_value, std::uint64_t, std::string>;
+    caf::detail::tuple_vals_impl<caf::type_erased_tuple, caf::atom_value, message_id, std::string>;
 
-  routed_element_vals(routed_tag tag, std::uint64_t id, std::string payload)
+  routed_element_vals(routed_tag tag, message_id id, std::string payload)
     : routed_element(tag), tuple_base(routed_atom::value, id, std::move(payload)) {
   }
 
@@ -94,7 +94,7 @@ public:
   caf::message copy_content_to_message() const override { return msg_; }
 
   routed_message get() const override {
-    return routed_message{msg_.get_as<std::uint64_t>(1), msg_.get_as<std::string>(2)};
+    return routed_message{msg_.get_as<message_id>(1), msg_.get_as<std::string>(2)};
   }
 
 private:

@@ -15,9 +15,10 @@
 ///   registers and dropped when the last one leaves; one subject for
 ///   broadcasts (`<prefix>.all`). A send delivers locally and publishes once;
 ///   the connection never receives its own publications (no echo).
-/// - Ids are hybrid-clock ids assigned where a message enters (routed.hpp),
-///   carried in a 10-byte frame ahead of the payload; every node delivers the
-///   message with that id.
+/// - Ids are given where a message enters (routed.hpp: the entry node's
+///   history of the key), carried in an 18-byte frame ahead of the payload;
+///   every node delivers the message with that id. Inbound frames are
+///   checked like any other input (version, flags, ids, key, size).
 /// - Replay across nodes: a JetStream stream (memory storage) keeps every
 ///   key's messages for the registry's `max_age`; a process that registers
 ///   on a node that did not hear the key gets what it missed from there,
@@ -34,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -125,10 +127,10 @@ struct nats_config {
   /// Deadline of one JetStream request (stream set-up, one replay).
   std::chrono::milliseconds request_timeout{1'000};
 
-  /// How far the clocks of nodes and NATS servers may disagree. A replay
-  /// after id X reads the stream from X's time minus this (ids carry their
-  /// time); a message stamped by a clock further behind is not replayed.
-  std::chrono::milliseconds max_clock_skew{2'000};
+  /// Largest payload accepted from another node; a larger frame is
+  /// rejected (counted in `nats_stats::rejected`), as the HTTP server
+  /// refuses a body over its limit. Set it to what a stream can hold.
+  std::size_t max_inbound_payload = 1 << 20;
 
   /// Replays waiting for the JetStream worker; beyond it a replay is
   /// answered from the local buffer and counted in `fetch_failures`.
@@ -147,6 +149,9 @@ struct nats_stats {
   /// Times a subscription fell `max_pending_messages` behind (the client
   /// dropped inbound messages).
   std::uint64_t slow_consumers = 0;
+  /// Inbound messages the client dropped in those events, summed over
+  /// subscriptions: the loss in messages, not events.
+  std::uint64_t slow_consumer_dropped = 0;
   std::size_t subscriptions = 0;    ///< Keys subscribed now: one per key with a local process.
   std::uint64_t subscribe_failures = 0; ///< Keys the client refused to subscribe.
   std::uint64_t disconnects = 0;    ///< Connections lost.
@@ -188,11 +193,11 @@ public:
 
   void attach(registry& owner) override;
   void detach(registry& owner) override;
-  std::size_t forward(const registry_key& key, std::uint64_t id, const std::string& payload) override;
-  std::size_t forward_broadcast(std::uint64_t id, const std::string& payload) override;
+  std::size_t forward(const registry_key& key, message_id id, const std::string& payload) override;
+  std::size_t forward_broadcast(const std::string& payload) override;
   void key_added(const registry_key& key) override;
   void key_removed(const registry_key& key) override;
-  void fetch(const registry_key& key, std::uint64_t after, fetch_handler done) override;
+  void fetch(const registry_key& key, std::optional<message_id> after, fetch_handler done) override;
 
   class impl;
 

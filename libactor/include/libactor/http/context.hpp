@@ -16,6 +16,8 @@
 #include "libactor/http/request.hpp"
 #include "libactor/http/response.hpp"
 #include "libactor/http/sse.hpp"
+#include "libactor/message_id.hpp"
+#include "libactor/replay_reset.hpp"
 
 namespace libactor {
 class pid;
@@ -34,11 +36,17 @@ struct stream_hooks {
   /// A message routed to the stream's key (registry `send`/`broadcast`).
   /// If it throws, the message is skipped, not handed to the restarted
   /// session again, counted (`server_stats::poison_skipped`), and the client
-  /// gets a reset in the stream's framing: SSE `event: reset` with data
-  /// `{"reason": "poison_skipped", "lost": 1}`; chunked `reset poison_skipped 1`.
+  /// gets a `poison_skipped` reset with lost 1 (`on_reset`).
   /// Default: a chunked stream writes the payload as one chunk; an SSE
   /// stream writes an event with the message id and the payload as data.
-  std::function<void(context&, std::uint64_t id, const std::string& payload)> on_message;
+  std::function<void(context&, const message_id& id, const std::string& payload)> on_message;
+  /// The client must learn that it missed messages (replay_reset.hpp): the
+  /// registry could not replay exactly from its last id, a poison message
+  /// was skipped, or (slow-reader policy `drop`) messages were dropped. It
+  /// comes before any message it concerns. Default: `context::write_reset`,
+  /// SSE `event: reset` with data `{"reason": "...", "lost": N|null}`,
+  /// chunked a `reset <reason> <N|?>` line.
+  std::function<void(context&, const replay_reset& reset)> on_reset;
   /// Every `heartbeat` while the stream is open; `n` counts from 1. A write
   /// that fails here is how a dead peer is found. Default: nothing written
   /// for chunked streams, an SSE comment for SSE streams.
@@ -95,6 +103,11 @@ public:
   /// Writes one event of an SSE stream.
   void send_event(const sse_event& ev);
 
+  /// Writes `reset` in the stream's framing (the default `on_reset`):
+  /// SSE `event: reset` with `reset_json` as data; chunked and raw streams
+  /// a `reset <reason> <lost or ?>` line as its own chunk.
+  void write_reset(const replay_reset& reset);
+
   /// Ends the stream (last chunk) and closes or keeps the connection.
   void finish();
 
@@ -108,7 +121,15 @@ public:
   /// Returns false if the registry refused
   /// (e.g. a unique key already held).
   bool subscribe(registry& reg, const registry_key& key,
-                 std::optional<std::uint64_t> last_seen = std::nullopt);
+                 std::optional<message_id> last_seen = std::nullopt);
+
+  /// `subscribe` resuming after the id the client names: the
+  /// `Last-Event-ID` header (what a browser's EventSource sends), else the
+  /// `last_event_id` query parameter (chunked streams, WebSocket). An id
+  /// that cannot be read is shown to the client as an `unknown_id` reset
+  /// before anything else, followed by what the registry keeps for the key;
+  /// no id at all is a fresh start.
+  bool resume(registry& reg, const registry_key& key);
 
   bool streaming() const noexcept;
 

@@ -48,6 +48,11 @@ public:
   /// The query after '?', without the '?'; empty when there is none.
   std::string_view query() const noexcept;
 
+  /// The first query parameter `name` (`a=1&name=x`), percent-decoded and
+  /// with `+` as a space; an empty string for `name` without `=`; nullopt
+  /// when it is absent or its encoding is broken.
+  std::optional<std::string> query_param(std::string_view name) const;
+
   /// 10 for HTTP/1.0, 11 for HTTP/1.1.
   unsigned version() const noexcept { return version_; }
 

@@ -83,9 +83,11 @@ inline bool uses_chunked(const request_info& info) noexcept {
 /// The header block of a streamed reply: `Transfer-Encoding: chunked` (see
 /// `uses_chunked`), `Cache-Control: no-cache`, the content type, Server, Date,
 /// and `Connection: close` when the connection will not be kept. For a HEAD
-/// request the session sends only this.
+/// request the session sends only this. `extra_fields` are whole field lines
+/// (`Name: value\r\n`) added as they are, e.g. `X-Accel-Buffering: no`.
 std::string chunked_head(unsigned status, std::string_view content_type,
-                         const request_info& info);
+                         const request_info& info,
+                         std::string_view extra_fields = {});
 
 /// One chunk carrying `data`. Empty data gives an empty string, because a
 /// zero-size chunk would end the stream.

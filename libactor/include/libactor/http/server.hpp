@@ -36,8 +36,24 @@ using http_router = router<handler>;
 
 /// What to do when a client reads more slowly than its stream is written.
 enum class slow_reader_policy : std::uint8_t {
-  close, ///< End the session (reason `shutdown(slow_reader)`).
-  drop,  ///< Drop the chunk and count it in `server_stats::dropped_chunks`.
+  /// End the session (reason `shutdown(slow_reader)`), counted in
+  /// `stream_closes.slow_consumer`: the client reconnects with its last id
+  /// and gets the exact replay or a reset, never a silent gap.
+  close,
+  /// Drop what does not fit (`dropped_chunks`; whole routed messages in
+  /// `slow_consumer_dropped`) and, before the next message that fits, show
+  /// the client a `slow_consumer` reset with the number dropped.
+  drop,
+};
+
+/// Why a stream ended, as `server_stats::stream_closes` counts it.
+struct stream_close_counts {
+  std::uint64_t client = 0;        ///< The client went away (or its socket failed).
+  std::uint64_t slow_consumer = 0; ///< Output limit reached (`slow_reader_policy::close`).
+  std::uint64_t crash_budget = 0;  ///< The session crashed past its budget.
+  std::uint64_t server_stop = 0;   ///< The server stopped (drained or cut).
+  std::uint64_t finished = 0;      ///< The handler ended it (`context::finish`).
+  std::uint64_t crashed = 0;       ///< A crash that could not be resumed (framing lost).
 };
 
 /// Every knob with a default (Cowboy's where it has one).
@@ -68,13 +84,16 @@ struct server_options {
   std::chrono::milliseconds linger_timeout{2'000};
   /// Bytes a stream may hold unwritten before `slow_reader` applies.
   std::size_t max_outbound = 1 << 20;
+  /// What an SSE stream sends once as `retry:` (the browser's reconnection
+  /// delay); zero sends none.
+  std::chrono::milliseconds sse_retry{2'000};
   /// Backpressure on every response: while a connection holds more than
   /// this many bytes unwritten, its session reads and parses nothing more
   /// from it (pipelined requests wait in the client's socket, not in the
   /// server's memory), and resumes once the client has taken enough. Counted
   /// in `server_stats::read_pauses`.
   std::size_t max_pending_output = 64 * 1024;
-  slow_reader_policy slow_reader = slow_reader_policy::drop;
+  slow_reader_policy slow_reader = slow_reader_policy::close;
   /// Supervisor shards; 0 means the node's I/O threads x 4.
   std::size_t shards = 0;
   /// Each shard's restart intensity and period (OTP defaults 1 in 5 s are
@@ -115,6 +134,12 @@ struct server_stats {
   std::uint64_t crash_budget_closes = 0; ///< Connections closed: session crash budget spent.
   std::uint64_t read_pauses = 0;    ///< Times a session stopped reading: output backed up.
   std::uint64_t poison_skipped = 0; ///< Routed messages skipped because their handler crashed.
+  /// Routed messages dropped for a slow reader (`slow_reader_policy::drop`),
+  /// each shown to its client in a `slow_consumer` reset.
+  std::uint64_t slow_consumer_dropped = 0;
+  /// Resets written to clients (replay_reset.hpp), all reasons.
+  std::uint64_t resets_sent = 0;
+  stream_close_counts stream_closes;
   bool tree_down = false;           ///< The supervision tree gave up (`tree_restart`).
   net::listener_stats listener;
   std::size_t sessions = 0;         ///< Session processes alive.

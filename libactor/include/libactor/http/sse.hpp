@@ -1,8 +1,8 @@
 /// @file
 /// Server-Sent Events framing (the `text/event-stream` format of the WHATWG
 /// HTML standard) for a session's `/events/<id>` streams: one event in, the
-/// exact bytes out, ready to go in one `chunk`. Also reads the
-/// `Last-Event-ID` a reconnecting browser sends, so the session can replay.
+/// exact bytes out, ready to go in one `chunk`. A reconnecting browser sends
+/// the last `id:` it saw as `Last-Event-ID`; `context::resume` reads it.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +19,9 @@ inline constexpr std::string_view sse_content_type = "text/event-stream";
 struct sse_event {
   /// Sent as `id:`; the browser echoes the last one in `Last-Event-ID` when it
   /// reconnects, which is what makes replay possible.
-  std::optional<std::uint64_t> id;
+  /// A message id (message_id.hpp) in its text form. CR, LF and NUL are
+  /// removed: they would end the field or, per the standard, void it.
+  std::optional<std::string> id;
   std::string event;
   std::string data;
   /// Sent as `retry:`: the reconnection delay the browser should use.
@@ -39,9 +41,5 @@ std::string format(const sse_event& ev);
 /// start further comment lines.
 std::string sse_comment(std::string_view text);
 
-/// The event id in a `Last-Event-ID` header value: decimal digits, optionally
-/// surrounded by spaces or tabs. Anything else (empty, signed, not a number,
-/// beyond 2^64 - 1) gives nullopt, and the session should then replay nothing.
-std::optional<std::uint64_t> parse_last_event_id(std::string_view value) noexcept;
 
 } // namespace libactor::http

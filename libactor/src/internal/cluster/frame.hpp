@@ -1,14 +1,15 @@
 /// @file
-/// The bytes of one routed message on NATS: a 10-byte header ahead of the
-/// payload, so that the id chosen where the message entered the cluster
+/// The bytes of one routed message on NATS: an 18-byte header ahead of the
+/// payload, so that the id given where the message entered the cluster
 /// reaches every node (and JetStream keeps it with the message) without
 /// NATS headers to parse.
 ///
-///     byte 0      format version (1)
-///     byte 1      flags: bit 0 = a key follows (hashed subjects only)
-///     bytes 2-9   id, big endian
-///     [bytes 10-13 key length n, big endian; then n bytes of the string key]
-///     the rest    payload, as given to `registry::send`
+///     byte 0       format version (2)
+///     byte 1       flags: bit 0 = a key follows (hashed subjects only)
+///     bytes 2-9    id's epoch, big endian (0 for a broadcast)
+///     bytes 10-17  id's seq, big endian (0 for a broadcast)
+///     [4 bytes key length n, big endian; then n bytes of the string key]
+///     the rest     payload, as given to `registry::send`
 #pragma once
 
 #include <cstddef>
@@ -17,14 +18,16 @@
 #include <string>
 #include <string_view>
 
+#include "libactor/message_id.hpp"
+
 namespace libactor::cluster::detail {
 
-inline constexpr unsigned char frame_version = 1;
+inline constexpr unsigned char frame_version = 2;
 inline constexpr unsigned char frame_has_key = 0x01;
-inline constexpr std::size_t frame_header = 10;
+inline constexpr std::size_t frame_header = 18;
 
 struct frame_view {
-  std::uint64_t id = 0;
+  message_id id;
   bool has_key = false;
   std::string_view key;
   std::string_view payload;
@@ -43,12 +46,13 @@ inline std::uint64_t get_be(const unsigned char* p, int bytes) {
 }
 
 /// One allocation: header, optional key, payload.
-inline std::string encode_frame(std::uint64_t id, const std::string* key, std::string_view payload) {
+inline std::string encode_frame(message_id id, const std::string* key, std::string_view payload) {
   std::string out;
   out.reserve(frame_header + (key ? 4 + key->size() : 0) + payload.size());
   out.push_back(static_cast<char>(frame_version));
   out.push_back(static_cast<char>(key ? frame_has_key : 0));
-  put_be(out, id, 8);
+  put_be(out, id.epoch, 8);
+  put_be(out, id.seq, 8);
   if (key) {
     put_be(out, key->size(), 4);
     out.append(*key);
@@ -63,7 +67,8 @@ inline std::optional<frame_view> decode_frame(const char* data, std::size_t len)
   if (data == nullptr || len < frame_header || p[0] != frame_version || (p[1] & ~frame_has_key) != 0)
     return std::nullopt;
   frame_view f;
-  f.id = get_be(p + 2, 8);
+  f.id.epoch = get_be(p + 2, 8);
+  f.id.seq = get_be(p + 10, 8);
   std::size_t at = frame_header;
   if (p[1] & frame_has_key) {
     if (len < at + 4)

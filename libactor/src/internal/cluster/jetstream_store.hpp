@@ -43,11 +43,12 @@ public:
   /// it up again.
   void connected();
 
-  /// Reads the messages of `subject` with an id above `after` on the worker
-  /// (after a pending set-up) and hands them to `done`; nullopt at once if
-  /// JetStream cannot answer (not connected, known unavailable, queue full).
+  /// Reads the messages of `subject` the stream holds, in stream order, on
+  /// the worker (after a pending set-up) and hands them to `done`; when the
+  /// newest is `after` itself, only that one. Nullopt at once if JetStream
+  /// cannot answer (not connected, known unavailable, queue full).
   /// `key_check` is the key a hashed subject's frames must carry.
-  void fetch(std::string subject, std::optional<std::string> key_check, std::uint64_t after,
+  void fetch(std::string subject, std::optional<std::string> key_check, std::optional<message_id> after,
              registry_transport::fetch_handler done);
 
   bool ready() const;
@@ -59,7 +60,7 @@ private:
   struct fetch_job {
     std::string subject;
     std::optional<std::string> key_check;
-    std::uint64_t after = 0;
+    std::optional<message_id> after;
     registry_transport::fetch_handler done;
   };
 

@@ -15,6 +15,7 @@ struct transport_counters {
   std::atomic<std::uint64_t> received{0};
   std::atomic<std::uint64_t> rejected{0};
   std::atomic<std::uint64_t> slow_consumers{0};
+  std::atomic<std::uint64_t> slow_consumer_dropped{0};
   std::atomic<std::uint64_t> subscribe_failures{0};
   std::atomic<std::uint64_t> disconnects{0};
   std::atomic<std::uint64_t> reconnects{0};

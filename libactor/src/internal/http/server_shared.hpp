@@ -3,6 +3,7 @@
 /// and counters. Immutable after start except for the atomic counters.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -12,6 +13,9 @@
 #include "libactor/http/server.hpp"
 
 namespace libactor::http {
+
+/// Index into `server_shared::stream_closes`; see `stream_close_counts`.
+enum class stream_close_cause : std::uint8_t { client, slow_consumer, crash_budget, server_stop, finished, crashed };
 
 struct server_shared {
   server_options opts;
@@ -31,6 +35,10 @@ struct server_shared {
   std::atomic<std::uint64_t> crash_budget_closes{0};
   std::atomic<std::uint64_t> read_pauses{0};
   std::atomic<std::uint64_t> poison_skipped{0};
+  std::atomic<std::uint64_t> slow_consumer_dropped{0};
+  std::atomic<std::uint64_t> resets_sent{0};
+  /// Indexed by `stream_close_cause`.
+  std::array<std::atomic<std::uint64_t>, 6> stream_closes{};
   /// Set by `server::stop` before it ends the tree: the tree's end is then
   /// expected, not a failure.
   std::atomic<bool> stopping{false};

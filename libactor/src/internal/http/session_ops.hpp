@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "internal/http/server_shared.hpp"
 #include "internal/http/session_state.hpp"
 #include "libactor/exit_reason.hpp"
 #include "libactor/process.hpp"
@@ -28,8 +29,17 @@ void complete_response(process& self, session_state& st);
 /// answer), under `closing_timeout`: every way into `closing` goes here.
 void close_after_output(process& self, session_state& st);
 
-/// Closes the connection and ends the session process with `reason`.
-void end_session(process& self, session_state& st, exit_reason reason);
+/// Closes the connection and ends the session process with `reason`; an
+/// open stream is counted as closed for `cause`.
+void end_session(process& self, session_state& st, exit_reason reason,
+                 stream_close_cause cause = stream_close_cause::client);
+
+/// The open stream ends for `cause`: uncounted as open, counted as closed.
+void stream_ended(session_state& st, stream_close_cause cause);
+
+/// Shows `reset` to the stream's client (its `on_reset` hook or the
+/// default), counted in `resets_sent`.
+void show_reset(process& self, session_state& st, const replay_reset& reset);
 
 /// Arms the session's wheel timer for `delay` from now.
 void arm_timer(process& self, session_state& st, std::chrono::milliseconds delay);

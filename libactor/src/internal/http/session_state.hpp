@@ -89,8 +89,13 @@ struct session_state {
   std::shared_ptr<const stream_hooks> hooks;
   registry* reg = nullptr;
   std::optional<registry_key> key;
-  /// Id of the last routed message written: where a restart resumes.
-  std::optional<std::uint64_t> last_id;
+  /// Id of the last routed message handled: where a restart resumes.
+  std::optional<message_id> last_id;
+  /// Routed messages dropped for a slow reader since the client was last
+  /// told (`slow_reader_policy::drop`).
+  std::uint64_t gap = 0;
+  /// A write of the routed message being handled was dropped.
+  bool routed_write_dropped = false;
   std::uint64_t ticks = 0;
 
   /// The timer wheel entry; shares this state's lifetime (aliasing pointer).
