@@ -1002,6 +1002,17 @@ const registry_config& registry::config() const noexcept {
   return state_->config();
 }
 
+void registry::when_reachable(const registry_key& key, std::function<void()> done) const {
+  if (auto* t = state_->transport())
+    t->when_reachable(key, std::move(done));
+  else
+    done();
+}
+
+bool registry::has_transport() const noexcept {
+  return state_->transport() != nullptr;
+}
+
 std::size_t registry::send(const registry_key& key, std::string payload) {
   return state_->send(key, std::move(payload), true).reached;
 }

@@ -231,6 +231,14 @@ public:
 
   const registry_config& config() const noexcept;
 
+  /// Calls `done` once, from any thread, when messages sent for `key` on
+  /// any node from then on reach this node's processes of the key (see
+  /// `registry_transport::when_reachable`); at once without a transport.
+  void when_reachable(const registry_key& key, std::function<void()> done) const;
+
+  /// Whether sends and broadcasts also travel to other nodes.
+  bool has_transport() const noexcept;
+
   // -- routing -------------------------------------------------------------------
 
   /// Delivers `payload` to every process of `key` and, with a transport, to

@@ -90,6 +90,17 @@ public:
     (void) key;
   }
 
+  /// Calls `done` once (from any thread, possibly before returning) when
+  /// whatever any node publishes for `key` from then on reaches this node:
+  /// for NATS, once the server has answered a round trip sent after the
+  /// key's subscription. A stream holds its first bytes until then, so a
+  /// client that has them can count on delivery from every node. The
+  /// default (a transport that cannot tell) calls it at once.
+  virtual void when_reachable(const registry_key& key, std::function<void()> done) {
+    (void) key;
+    done();
+  }
+
   // -- replay --------------------------------------------------------------------
 
   /// Asks the cluster's store for the messages of `key` it holds, in the

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <thread>
 #include <stdexcept>
 #include <unordered_map>
 #include <utility>
@@ -82,6 +83,11 @@ public:
   std::size_t forward_broadcast(const std::string& payload);
   void reconcile(const registry_key& key);
   void fetch(const registry_key& key, std::optional<message_id> after, fetch_handler done);
+  void when_reachable(std::function<void()> done);
+  /// The confirmer thread: one round trip per batch of `when_reachable`.
+  void confirm_loop();
+  /// Ends the confirmer, answering what waits. Idempotent.
+  void stop_confirmer();
 
   const nats_config cfg_;
   const std::string key_prefix_; ///< "<prefix>.key."
@@ -130,6 +136,11 @@ private:
   /// One subscription per key with a local process. Lock order: `subs_mtx_`,
   /// then `reg_mtx_`, then a registry partition.
   std::mutex subs_mtx_;
+  std::mutex confirm_mtx_;
+  std::condition_variable confirm_cv_;
+  std::vector<std::function<void()>> confirm_queue_;
+  bool confirm_stopping_ = false;
+  std::thread confirmer_;
   /// Per subscription, the client's dropped count at its last slow-consumer event.
   std::mutex dropped_mtx_;
   std::unordered_map<natsSubscription*, std::int64_t> dropped_seen_;
@@ -223,6 +234,7 @@ nats_transport::impl::~impl() {
 }
 
 bool nats_transport::impl::shut_down() {
+  stop_confirmer();
   if (store_)
     store_->stop();
   {
@@ -521,6 +533,65 @@ void nats_transport::impl::fetch(const registry_key& key, std::optional<message_
   store_->fetch(key_prefix_ + detail::key_token(key), std::move(key_check), after, std::move(done));
 }
 
+// -- reachability -------------------------------------------------------------------
+
+void nats_transport::impl::when_reachable(std::function<void()> done) {
+  {
+    std::lock_guard<std::mutex> lock{confirm_mtx_};
+    if (!confirm_stopping_) {
+      if (!confirmer_.joinable())
+        confirmer_ = std::thread{[this] { confirm_loop(); }};
+      confirm_queue_.push_back(std::move(done));
+      confirm_cv_.notify_one();
+      return;
+    }
+  }
+  ++counters_.unconfirmed;
+  done();
+}
+
+void nats_transport::impl::confirm_loop() {
+  std::unique_lock<std::mutex> lock{confirm_mtx_};
+  for (;;) {
+    confirm_cv_.wait(lock, [this] { return confirm_stopping_ || !confirm_queue_.empty(); });
+    if (confirm_queue_.empty())
+      return;
+    std::vector<std::function<void()>> batch;
+    batch.swap(confirm_queue_);
+    lock.unlock();
+    // Every subscription of this batch was sent before this PING on the
+    // same connection: its PONG means the server routes to them all.
+    bool confirmed = natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED
+                     && natsConnection_FlushTimeout(nc_, cfg_.request_timeout.count()) == NATS_OK;
+    if (!confirmed)
+      counters_.unconfirmed += batch.size();
+    // Answered either way: a stream must not wait for ever on a server
+    // that is down; its messages then go by the failure rules (cluster.md).
+    for (auto& done : batch)
+      done();
+    lock.lock();
+  }
+}
+
+void nats_transport::impl::stop_confirmer() {
+  {
+    std::lock_guard<std::mutex> lock{confirm_mtx_};
+    confirm_stopping_ = true;
+  }
+  confirm_cv_.notify_all();
+  if (confirmer_.joinable())
+    confirmer_.join();
+  // Requests that came after the last batch was taken.
+  std::vector<std::function<void()>> rest;
+  {
+    std::lock_guard<std::mutex> lock{confirm_mtx_};
+    rest.swap(confirm_queue_);
+  }
+  counters_.unconfirmed += rest.size();
+  for (auto& done : rest)
+    done();
+}
+
 // -- queries -------------------------------------------------------------------------
 
 nats_stats nats_transport::impl::stats() const {
@@ -532,6 +603,7 @@ nats_stats nats_transport::impl::stats() const {
   s.rejected = c.rejected;
   s.slow_consumers = c.slow_consumers;
   s.slow_consumer_dropped = c.slow_consumer_dropped;
+  s.unconfirmed = c.unconfirmed;
   s.subscriptions = sub_count_;
   s.subscribe_failures = c.subscribe_failures;
   s.disconnects = c.disconnects;
@@ -613,6 +685,10 @@ void nats_transport::key_removed(const registry_key& key) {
 
 void nats_transport::fetch(const registry_key& key, std::optional<message_id> after, fetch_handler done) {
   impl_->fetch(key, after, std::move(done));
+}
+
+void nats_transport::when_reachable(const registry_key&, std::function<void()> done) {
+  impl_->when_reachable(std::move(done));
 }
 
 } // namespace libactor::cluster

@@ -140,6 +140,10 @@ bool context::subscribe(registry& reg, const registry_key& key, std::optional<me
   // after a crash, and a stream ending on keep-alive unregisters it.
   st_.reg = &reg;
   st_.key = key;
+  // Another node may publish for the key the moment the client has the
+  // first bytes: they wait until it surely reaches this node.
+  if (reg.has_transport())
+    detail::hold_until_reachable(self_, st_);
   // What the registry will send from now on starts after the baseline. A
   // session restarted after a crash registers again after `last_id`, so
   // that the messages its predecessor's mailbox held (enqueued, not yet

@@ -30,6 +30,7 @@ namespace libactor::http::detail {
 namespace asio = boost::asio;
 using libactor::detail::drain_atom;
 using libactor::detail::info_atom;
+using libactor::detail::reachable_atom;
 using libactor::detail::readable_atom;
 using libactor::detail::timeout_atom;
 using libactor::detail::writable_atom;
@@ -392,6 +393,15 @@ void on_routed(process& self, session_state& st, const message_id& id, const std
   }
 }
 
+/// Every node now reaches the stream's key: what waited may be written.
+void on_reachable(process& self, session_state& st) {
+  if (!st.output_held)
+    return;
+  st.output_held = false;
+  if (!st.outbound.empty() && !st.conn->closed())
+    on_writable(self, st);
+}
+
 /// The registry could not replay exactly what the client missed.
 void on_reset(process& self, session_state& st, const replay_reset& r) {
   if (st.now != phase::streaming)
@@ -480,8 +490,12 @@ void recover(process& self, session_state& st) {
         report_poison(self, st);
       // Registering again after the last id written makes the registry
       // deliver, in order, what was sent while no session held the key.
-      if (st.reg && st.key)
+      if (st.reg && st.key) {
         st.reg->register_process(*st.key, self.self(), st.last_id);
+        // The confirmation may have gone to the crashed process.
+        if (st.output_held)
+          hold_until_reachable(self, st);
+      }
       if (st.hooks && st.hooks->heartbeat.count() > 0)
         arm_timer(self, st, st.hooks->heartbeat);
       return;
@@ -500,6 +514,10 @@ void recover(process& self, session_state& st) {
 void queue_write(process& self, session_state& st, std::string_view bytes) {
   if (st.conn->closed() || bytes.empty())
     return;
+  if (st.output_held) {
+    st.outbound.append(bytes);
+    return;
+  }
   if (st.outbound.empty()) {
     boost::system::error_code ec;
     auto n = st.conn->socket().write_some(asio::buffer(bytes.data(), bytes.size()), ec);
@@ -621,6 +639,13 @@ void end_session(process& self, session_state& st, exit_reason reason, stream_cl
   self.exit(std::move(reason));
 }
 
+void hold_until_reachable(process& self, session_state& st) {
+  if (!st.reg || !st.key)
+    return;
+  st.output_held = true;
+  st.reg->when_reachable(*st.key, [who = self.self()] { libactor::send(who, reachable_atom::value); });
+}
+
 void stream_ended(session_state& st, stream_close_cause cause) {
   if (st.stream == stream_kind::none)
     return;
@@ -695,6 +720,7 @@ caf::behavior session_body(process& self, session_ptr st) {
       on_routed(self, *st, id, payload);
     },
     [self, st](reset_atom, const replay_reset& r) mutable { on_reset(self, *st, r); },
+    [self, st](reachable_atom) mutable { on_reachable(self, *st); },
     [self, st](info_atom, const std::string& note) mutable { on_info(self, *st, note); },
   };
 }

@@ -16,5 +16,8 @@ using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 /// A note for the stream's `on_info` hook (`http::notify`).
 using info_atom = caf::atom_constant<caf::atom("info")>;
+/// The registry's transport confirmed that every node reaches the stream's
+/// key (`registry::when_reachable`): its held output may go.
+using reachable_atom = caf::atom_constant<caf::atom("reachable")>;
 
 } // namespace libactor::detail

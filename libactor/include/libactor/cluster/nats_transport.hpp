@@ -161,6 +161,9 @@ struct nats_stats {
   std::uint64_t fetched = 0;        ///< Messages read from JetStream for replays.
   bool connected = false;           ///< A server connection is up now.
   bool jetstream = false;           ///< The replay stream is set up now.
+  /// `when_reachable` answers given without a confirmed round trip (not
+  /// connected, or the server did not answer within `request_timeout`).
+  std::uint64_t unconfirmed = 0;
 };
 
 /// A `registry_transport` over NATS. Thread-safe. Serves one registry.
@@ -198,6 +201,9 @@ public:
   void key_added(const registry_key& key) override;
   void key_removed(const registry_key& key) override;
   void fetch(const registry_key& key, std::optional<message_id> after, fetch_handler done) override;
+  /// Batched: one round trip (a PING after the subscriptions made so far)
+  /// answers every request queued meanwhile, on a thread of the transport.
+  void when_reachable(const registry_key& key, std::function<void()> done) override;
 
   class impl;
 

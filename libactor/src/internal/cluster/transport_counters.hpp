@@ -16,6 +16,7 @@ struct transport_counters {
   std::atomic<std::uint64_t> rejected{0};
   std::atomic<std::uint64_t> slow_consumers{0};
   std::atomic<std::uint64_t> slow_consumer_dropped{0};
+  std::atomic<std::uint64_t> unconfirmed{0};
   std::atomic<std::uint64_t> subscribe_failures{0};
   std::atomic<std::uint64_t> disconnects{0};
   std::atomic<std::uint64_t> reconnects{0};

@@ -34,6 +34,10 @@ void close_after_output(process& self, session_state& st);
 void end_session(process& self, session_state& st, exit_reason reason,
                  stream_close_cause cause = stream_close_cause::client);
 
+/// Holds the session's output until every node reaches its key (a
+/// registry with a transport): `reachable_atom` releases it.
+void hold_until_reachable(process& self, session_state& st);
+
 /// The open stream ends for `cause`: uncounted as open, counted as closed.
 void stream_ended(session_state& st, stream_close_cause cause);
 

@@ -96,6 +96,10 @@ struct session_state {
   std::uint64_t gap = 0;
   /// A write of the routed message being handled was dropped.
   bool routed_write_dropped = false;
+  /// Output waits in `outbound` until the registry's transport confirms
+  /// that every node reaches the key (`registry::when_reachable`): a client
+  /// that has a stream's first bytes can count on delivery from any node.
+  bool output_held = false;
   std::uint64_t ticks = 0;
 
   /// The timer wheel entry; shares this state's lifetime (aliasing pointer).
