@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,12 @@ namespace libactor::test {
 /// line, as a user or a script would.
 struct comet_process {
   explicit comet_process(std::vector<std::string> extra = {}) : proc(args(std::move(extra)), true) {
-    auto line = proc.read_line_with("address=");
+    // What comet said before its address, to show why it did not start.
+    std::string said;
+    std::optional<std::string> line;
+    while ((line = proc.read_line()) && line->find("address=") == std::string::npos)
+      said += *line + "\n";
+    INFO("comet wrote before failing to start: " << said);
     REQUIRE(line);
     // e.g. "... event=http_server_started address=127.0.0.1 port=41234 ..."
     auto at = line->find("port=");
@@ -29,9 +35,11 @@ struct comet_process {
     proc.discard_output();
   }
 
-  /// Two I/O threads unless `extra` says how many.
+  /// Two I/O threads unless `extra` says how many; port 0 unless it names one.
   static std::vector<std::string> args(std::vector<std::string> extra) {
-    std::vector<std::string> argv{LIBACTOR_COMET, "--port", "0", "--heartbeat", "0"};
+    std::vector<std::string> argv{LIBACTOR_COMET, "--heartbeat", "0"};
+    if (std::find(extra.begin(), extra.end(), "--port") == extra.end())
+      argv.insert(argv.end(), {"--port", "0"});
     if (std::find(extra.begin(), extra.end(), "--threads") == extra.end())
       argv.insert(argv.end(), {"--threads", "2"});
     argv.insert(argv.end(), extra.begin(), extra.end());

@@ -30,12 +30,33 @@ struct http_reply {
   }
 };
 
+/// A receive buffer size to set before connecting: the window a peer sees
+/// is fixed at the handshake, so a slow reader must shrink it first.
+struct receive_buffer {
+  int bytes;
+};
+
 class test_client {
 public:
-  explicit test_client(std::uint16_t port, const char* address = "127.0.0.1") {
+  explicit test_client(std::uint16_t port, const char* address = "127.0.0.1") { open(port, address, 0); }
+
+  test_client(std::uint16_t port, receive_buffer rb) { open(port, "127.0.0.1", rb.bytes); }
+
+  ~test_client() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+
+  test_client(const test_client&) = delete;
+  test_client& operator=(const test_client&) = delete;
+
+private:
+  void open(std::uint16_t port, const char* address, int rcvbuf) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd_ < 0)
       throw std::runtime_error("socket failed");
+    if (rcvbuf > 0)
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
     sa.sin_port = htons(port);
@@ -48,14 +69,7 @@ public:
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   }
 
-  ~test_client() {
-    if (fd_ >= 0)
-      ::close(fd_);
-  }
-
-  test_client(const test_client&) = delete;
-  test_client& operator=(const test_client&) = delete;
-
+public:
   void send(std::string_view bytes) {
     while (!bytes.empty()) {
       auto n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
