@@ -620,60 +620,72 @@ registry::state::resume_plan registry::state::locate_locked(const key_entry& e,
     auto h = parts[0]->size();
     return i < h ? parts[0]->begin()[i] : parts[1]->begin()[i - h];
   };
+  // Seqs of this node's history are contiguous. Walking back from the
+  // newest kept message while they follow each other (down to `stop`)
+  // finds the run a client gets after a reset: one unbroken run up to the
+  // newest, never a second, silent gap (kept messages may have holes: a
+  // buffer that overflowed while older ones sat in the replay window).
+  // Returns the run's first index and the seq below it.
+  auto newest_run = [&](std::uint64_t stop) {
+    auto want = e.last_seq;
+    std::size_t first = total;
+    for (std::size_t i = total; i-- > 0 && want > stop;) {
+      auto& id = at(i).id;
+      if (id.epoch != e.epoch)
+        continue;
+      if (id.seq != want)
+        break;
+      first = i;
+      --want;
+    }
+    return std::pair{first, want};
+  };
   resume_plan plan;
   if (!seen.valid()) {
-    // The client sent an id that could not be read: everything kept.
+    // The client sent an id that could not be read: what is kept.
     plan.reset = replay_reset{reset_reason::unknown_id, std::nullopt};
+    plan.start = e.epoch == 0 ? 0 : newest_run(0).first;
     return plan;
   }
-  bool found = false;
+  std::optional<std::size_t> found;
   for (std::size_t i = total; i-- > 0;) {
     if (at(i).id == seen) {
-      plan.start = i + 1;
-      found = true;
+      found = i;
       break;
     }
   }
-  if (!found) {
-    if (e.epoch == 0 || seen.epoch != e.epoch) {
-      // Another history: the key was forgotten since, or this registry is
-      // new (a restart), or the id is another node's that is not kept here.
-      plan.reset = replay_reset{reset_reason::history_reset, std::nullopt};
+  const bool own = e.epoch != 0 && seen.epoch == e.epoch;
+  if (!own) {
+    if (found) {
+      // Another node's message this node kept: its place is exact.
+      plan.start = *found + 1;
       return plan;
     }
-    if (seen.seq > e.last_seq) {
-      plan.reset = replay_reset{reset_reason::unknown_id, std::nullopt};
-      return plan;
-    }
-    // This node's history, the id itself no longer kept: resume at the
-    // first kept message numbered after it.
-    plan.start = total;
-    for (std::size_t i = 0; i < total; ++i) {
-      auto& id = at(i).id;
-      if (id.epoch == e.epoch && id.seq > seen.seq) {
-        plan.start = i;
-        break;
-      }
-    }
+    // Another history: the key was forgotten since, or this registry is
+    // new (a restart), or the id is another node's that is not kept here.
+    plan.reset = replay_reset{reset_reason::history_reset, std::nullopt};
+    plan.start = e.epoch == 0 ? 0 : newest_run(0).first;
+    return plan;
   }
-  if (seen.epoch == e.epoch && e.epoch != 0 && seen.seq <= e.last_seq) {
-    // Seqs are contiguous: whatever this node numbered after `seen` and no
-    // longer keeps is lost to this client, and the count is exact.
-    std::uint64_t kept = 0;
-    for (std::size_t i = plan.start; i < total; ++i) {
-      auto& id = at(i).id;
-      if (id.epoch == e.epoch && id.seq > seen.seq)
-        ++kept;
-    }
-    auto missed = e.last_seq - seen.seq;
-    if (kept < missed) {
-      std::optional<std::uint64_t> lost;
-      // Messages from other nodes may be missing too, uncounted.
-      if (!e.mixed)
-        lost = missed - kept;
-      plan.reset = replay_reset{reset_reason::window_exceeded, lost};
-    }
+  if (seen.seq > e.last_seq) {
+    plan.reset = replay_reset{reset_reason::unknown_id, std::nullopt};
+    plan.start = newest_run(0).first;
+    return plan;
   }
+  // What the client missed is exactly seen.seq + 1 .. last_seq.
+  auto [tail, want] = newest_run(seen.seq);
+  if (want == seen.seq) {
+    // Everything missed is kept: from just after the client's message
+    // (other nodes' messages after it included), or the first missed one.
+    plan.start = found ? *found + 1 : tail;
+    return plan;
+  }
+  plan.start = tail;
+  std::optional<std::uint64_t> lost;
+  // Messages from other nodes may be missing too, uncounted.
+  if (!e.mixed)
+    lost = want - seen.seq;
+  plan.reset = replay_reset{reset_reason::window_exceeded, lost};
   return plan;
 }
 
