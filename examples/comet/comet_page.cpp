@@ -39,6 +39,12 @@ function listen() {
   source.onopen = () => log('listening as ' + user, 'meta');
   source.onmessage = (e) => log('#' + e.lastEventId + ' ' + e.data);
   source.onerror = () => log('stream interrupted; reconnecting', 'meta');
+  // Told first when the server could not replay exactly what this tab
+  // missed (a restart, a long absence, a slow connection).
+  source.addEventListener('reset', (e) => {
+    const r = JSON.parse(e.data);
+    log('reset: ' + r.reason + ', lost ' + (r.lost === null ? 'an unknown number' : r.lost), 'meta');
+  });
 }
 document.getElementById('who').onsubmit = (e) => { e.preventDefault(); listen(); };
 document.getElementById('say').onsubmit = async (e) => {
@@ -46,7 +52,8 @@ document.getElementById('say').onsubmit = async (e) => {
   const user = document.getElementById('user').value;
   const url = e.submitter.value === 'all' ? '/broadcast' : '/send/' + encodeURIComponent(user);
   const res = await fetch(url, { method: 'POST', body: document.getElementById('msg').value });
-  log('sent, streams reached: ' + (await res.text()).trim(), 'meta');
+  const id = res.headers.get('X-Message-Id');
+  log('sent' + (id ? ' as #' + id : '') + ', streams reached: ' + (await res.text()).trim(), 'meta');
 };
 listen();
 </script>
