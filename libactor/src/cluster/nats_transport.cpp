@@ -115,8 +115,12 @@ private:
   static void on_error(natsConnection* nc, natsSubscription* sub, natsStatus err, void* closure);
   /// Adds what `sub` dropped since its last slow-consumer event.
   void count_dropped(natsSubscription* sub);
-  /// A subscription is destroyed: its address may name another later.
+  /// A subscription is about to be destroyed (under `subs_mtx_`): its last
+  /// drops are counted, and its address may name another later.
   void forget_dropped(natsSubscription* sub);
+  /// Brings `slow_consumer_dropped` up to date (under `subs_mtx_` and
+  /// `dropped_mtx_`).
+  void read_dropped_locked() const;
 
   void deliver(const subscription& sub, natsMsg* msg);
   void up(natsConnection* nc, const char* event);
@@ -127,7 +131,7 @@ private:
   natsOptions* opts_ = nullptr;
   natsConnection* nc_ = nullptr;
   std::unique_ptr<detail::jetstream_store> store_;
-  detail::transport_counters counters_;
+  mutable detail::transport_counters counters_;
 
   /// The registry inbound messages go to; exclusive only to change it.
   std::shared_mutex reg_mtx_;
@@ -135,15 +139,16 @@ private:
 
   /// One subscription per key with a local process. Lock order: `subs_mtx_`,
   /// then `reg_mtx_`, then a registry partition.
-  std::mutex subs_mtx_;
+  mutable std::mutex subs_mtx_;
   std::mutex confirm_mtx_;
   std::condition_variable confirm_cv_;
   std::vector<std::function<void()>> confirm_queue_;
   bool confirm_stopping_ = false;
   std::thread confirmer_;
-  /// Per subscription, the client's dropped count at its last slow-consumer event.
-  std::mutex dropped_mtx_;
-  std::unordered_map<natsSubscription*, std::int64_t> dropped_seen_;
+  /// Per subscription that had a slow-consumer episode, the client's
+  /// dropped count last read. Locked after `subs_mtx_`.
+  mutable std::mutex dropped_mtx_;
+  mutable std::unordered_map<natsSubscription*, std::int64_t> dropped_seen_;
   std::unordered_map<registry_key, natsSubscription*> subs_;
   natsSubscription* all_sub_ = nullptr;
   std::atomic<std::size_t> sub_count_{0};
@@ -309,22 +314,41 @@ void nats_transport::impl::on_closed(natsConnection*, void* closure) {
 }
 
 void nats_transport::impl::count_dropped(natsSubscription* sub) {
-  // The client counts a subscription's drops cumulatively; the difference
-  // since the last event is what this one lost.
-  std::int64_t total = 0;
-  if (sub == nullptr || natsSubscription_GetDropped(sub, &total) != NATS_OK)
+  // The client calls this once per episode (the first drop) and counts the
+  // episode's drops on the subscription; they are read from there while the
+  // subscription lives (`read_dropped_locked`) and once more before it goes.
+  if (sub == nullptr)
     return;
-  std::lock_guard<std::mutex> lock{dropped_mtx_};
-  auto& seen = dropped_seen_[sub];
-  if (total > seen) {
-    counters_.slow_consumer_dropped += static_cast<std::uint64_t>(total - seen);
-    seen = total;
+  std::lock_guard<std::mutex> lock{subs_mtx_};
+  // Only a live subscription: the handler may run after one was destroyed.
+  bool live = sub == all_sub_
+              || std::any_of(subs_.begin(), subs_.end(), [sub](const auto& kv) { return kv.second == sub; });
+  if (!live)
+    return;
+  std::lock_guard<std::mutex> dlock{dropped_mtx_};
+  dropped_seen_.emplace(sub, 0);
+  read_dropped_locked();
+}
+
+void nats_transport::impl::read_dropped_locked() const {
+  for (auto& [sub, seen] : dropped_seen_) {
+    std::int64_t total = 0;
+    if (natsSubscription_GetDropped(sub, &total) == NATS_OK && total > seen) {
+      counters_.slow_consumer_dropped += static_cast<std::uint64_t>(total - seen);
+      seen = total;
+    }
   }
 }
 
 void nats_transport::impl::forget_dropped(natsSubscription* sub) {
   std::lock_guard<std::mutex> lock{dropped_mtx_};
-  dropped_seen_.erase(sub);
+  auto i = dropped_seen_.find(sub);
+  if (i == dropped_seen_.end())
+    return;
+  std::int64_t total = 0;
+  if (natsSubscription_GetDropped(sub, &total) == NATS_OK && total > i->second)
+    counters_.slow_consumer_dropped += static_cast<std::uint64_t>(total - i->second);
+  dropped_seen_.erase(i);
 }
 
 void nats_transport::impl::on_error(natsConnection*, natsSubscription* sub, natsStatus err, void* closure) {
@@ -602,6 +626,11 @@ nats_stats nats_transport::impl::stats() const {
   s.received = c.received;
   s.rejected = c.rejected;
   s.slow_consumers = c.slow_consumers;
+  {
+    std::lock_guard<std::mutex> lock{subs_mtx_};
+    std::lock_guard<std::mutex> dlock{dropped_mtx_};
+    read_dropped_locked();
+  }
   s.slow_consumer_dropped = c.slow_consumer_dropped;
   s.unconfirmed = c.unconfirmed;
   s.subscriptions = sub_count_;
