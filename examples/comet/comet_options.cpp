@@ -107,7 +107,7 @@ parse_outcome parse_command_line(int argc, char** argv) {
   app.add_option("--max-connections", o.max_connections, "open connections at most (soft)")
     ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
   add_duration(app, "--heartbeat", o.heartbeat, "interval of the 'tick <n>' chunk; 0 disables it");
-  app.add_option("--replay", o.replay, "messages kept per user id for Last-Event-ID replay")
+  app.add_option("--replay", o.replay, "messages kept per user id (delivered, or waiting for a stream that is away or restarting) for Last-Event-ID replay; beyond it a reconnect gets a window_exceeded reset")
     ->check(CLI::Range(std::size_t{0}, std::size_t{100'000}));
   add_duration(app, "--keep", o.keep, "how long a user's history outlives its last stream (a reconnect after that gets a history_reset)");
   add_size(app, "--max-stream-output", o.max_stream_output,
