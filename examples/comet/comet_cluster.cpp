@@ -38,6 +38,10 @@ std::string cluster_metrics_text(libactor::cluster::nats_transport& nats,
   line("comet_cluster_rejected_total", "counter", "Inbound messages that were malformed.", s.rejected);
   line("comet_cluster_slow_consumer_total", "counter",
        "Times a subscription fell behind and NATS dropped inbound messages.", s.slow_consumers);
+  line("comet_cluster_slow_consumer_dropped_total", "counter",
+       "Inbound messages NATS dropped because a subscription fell behind.", s.slow_consumer_dropped);
+  line("comet_cluster_unconfirmed_total", "counter",
+       "Streams released without a confirmed subscription (NATS down or slow).", s.unconfirmed);
   line("comet_cluster_subscriptions", "gauge", "User ids subscribed on NATS (one per local user).",
        s.subscriptions);
   line("comet_cluster_disconnects_total", "counter", "NATS connections lost.", s.disconnects);
