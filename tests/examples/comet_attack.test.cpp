@@ -19,6 +19,7 @@
 
 #include "support/comet_process.hpp"
 #include "support/event_log.hpp"
+#include "support/sse_reader.hpp"
 
 using namespace libactor::test;
 
@@ -207,21 +208,21 @@ TEST_CASE("comet attack: an SSE stream that a poison message crashed gets a rese
           "the next message",
           "[examples][comet][attack]") {
   comet_process srv{{"--allow-crash"}};
-  test_client c{srv.port};
-  c.send("GET /events/sse1 HTTP/1.1\r\nHost: t\r\n\r\n");
-  REQUIRE(c.read_until("\r\n\r\n"));
+  sse_reader c{srv.port, "sse1"};
+  REQUIRE(c.has_header("200 OK"));
   CHECK(request(srv.port, "POST", "/crash").body == "1\n");
   // Sent while the crashed session may be between its exit and its
   // restart: then no stream holds the key ("0") and the message waits in the
   // key's buffer for the restarted session, which must still receive it.
   auto reached = request(srv.port, "POST", "/send/sse1", "next").body;
   CHECK((reached == "1\n" || reached == "0\n"));
-  auto reset = c.read_until("\n\n");
+  auto reset = c.next();
   REQUIRE(reset);
-  CHECK(reset->find("event: reset\ndata: {\"reason\": \"poison_skipped\", \"lost\": 1}")
-        != std::string::npos);
-  auto next = c.read_until("data: next\n");
-  CHECK(next);
+  CHECK(reset->event == "reset");
+  CHECK(reset->data == R"({"reason": "poison_skipped", "lost": 1})");
+  auto next = c.next();
+  REQUIRE(next);
+  CHECK(next->data == "next");
 }
 
 TEST_CASE("comet attack: a client that pipelines without reading is paused, not buffered, and "
