@@ -86,3 +86,12 @@ TEST_CASE("a message id is valid only with an epoch and a seq", "[message_id]") 
   CHECK(message_id{1, 2} != message_id{2, 1});
   CHECK(message_id{3, 4} == message_id{3, 4});
 }
+
+TEST_CASE("a message id whose seq has leading zeros is not read", "[message_id]") {
+  // to_string never writes them, and one id must have one text: a client
+  // (or a cache keyed on the id) must not see two spellings of one message.
+  CHECK_FALSE(parse_message_id("9f3a0c21d4e7b815-042"));
+  CHECK_FALSE(parse_message_id("9f3a0c21d4e7b815-01"));
+  CHECK_FALSE(parse_message_id("9f3a0c21d4e7b815-00"));
+  CHECK(parse_message_id("9f3a0c21d4e7b815-10") == message_id{0x9f3a0c21d4e7b815, 10});
+}
