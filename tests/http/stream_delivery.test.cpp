@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/http_fixture.hpp"
+#include "support/log_capture.hpp"
 #include "support/test_client.hpp"
 
 using namespace libactor;
@@ -226,4 +227,37 @@ TEST_CASE("stream closes are counted by cause: finished by the handler, or the c
   CHECK(s.stream_closes.finished == 1);
   CHECK(s.stream_closes.slow_consumer == 0);
   CHECK(s.streams == 0);
+}
+
+TEST_CASE("a stream that crashes after showing a resume reset does not show it again",
+          "[http][stream][delivery][crash]") {
+  // The restarted session registers again from where its predecessor was:
+  // once the client has seen the reset, that is after it, not the
+  // client's original id (which would earn the same reset a second time).
+  auto [sent_id, shown] = GENERATE(
+    std::pair<std::string, std::string>{"not-an-id", "unknown_id"},
+    std::pair<std::string, std::string>{"0123456789abcdef-5", "history_reset"});
+  CAPTURE(sent_id);
+  test::http_fixture f;
+  test::log_capture quiet{log::level::none};
+  test_client c{f.srv.port()};
+  open_stream(c, "/resume/k", "Last-Event-ID: " + sent_id + "\r\n");
+  REQUIRE(c.read_chunk() == retry_chunk);
+  REQUIRE(c.read_chunk()
+          == std::optional<std::string>{"event: reset\ndata: {\"reason\": \"" + shown
+                                        + "\", \"lost\": null}\n\n"});
+  REQUIRE(test::eventually([&] { return f.reg.lookup("k").size() == 1; }));
+  auto before = f.reg.lookup("k").front();
+  http::notify(before, "crash");
+  REQUIRE(test::eventually([&] {
+    auto now = f.reg.lookup("k");
+    return now.size() == 1 && now.front() != before;
+  }));
+  f.reg.send("k", "after");
+  auto ev = split_event(c.read_chunk());
+  CHECK(ev.rest == "data: after\n\n");
+  REQUIRE(ev.id);
+  CHECK(ev.id->seq == 1);
+  CHECK(f.srv.stats().crashes == 1);
+  CHECK(f.srv.stats().resets_sent == 1);
 }
