@@ -582,3 +582,45 @@ TEST_CASE("registry resets with window_exceeded counting a crashed duplicate pro
   CHECK(s.resets == 1);
   CHECK(s.reset_lost == 3);
 }
+
+TEST_CASE("registry delivers an inbound message with the id it got where it entered and goes on "
+          "numbering its own",
+          "[registry][delivery]") {
+  id_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config()};
+  REQUIRE(reg.register_process("k", spawn(n, session, &log, std::string{"k"})));
+  auto own = reg.send_with_id("k", "a").id;
+  message_id remote{own.epoch ^ 1, 7};
+  CHECK(reg.send_local("k", "r", remote) == 1);
+  CHECK(reg.send_with_id("k", "b").id == message_id{own.epoch, 2});
+  CHECK(pop_n(log, 3) == lines{"k:1:a", "k:7:r", "k:2:b"});
+  CHECK(log.epochs() == std::vector<std::uint64_t>{own.epoch, remote.epoch});
+}
+
+TEST_CASE("registry reports as baseline the newest message a registering process will not be sent",
+          "[registry][delivery]") {
+  id_log log;
+  node n{test::small_node()};
+  registry reg{quiet_config()};
+  SECTION("everything kept is pending: it gets all from the first") {
+    send_n(reg, "k", 3);
+    auto r = reg.register_process("k", spawn(n, session, &log, std::string{"k"}));
+    CHECK_FALSE(r.baseline);
+    CHECK(r.delivered == 3);
+  }
+  SECTION("delivered before, pending since: it gets the pending ones") {
+    auto ids = delivered_then_left(n, log, reg, "k", 3);
+    send_n(reg, "k", 2, "p");
+    auto r = reg.register_process("k", spawn(n, session, &log, std::string{"second"}));
+    CHECK(r.baseline == ids.back());
+    CHECK(r.delivered == 2);
+    CHECK(pop_n(log, 2) == lines{"second:4:p1", "second:5:p2"});
+  }
+  SECTION("nothing pending: it gets only what comes next") {
+    auto ids = delivered_then_left(n, log, reg, "k", 3);
+    auto r = reg.register_process("k", spawn(n, session, &log, std::string{"second"}));
+    CHECK(r.baseline == ids.back());
+    CHECK(r.delivered == 0);
+  }
+}
