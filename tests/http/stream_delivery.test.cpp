@@ -229,6 +229,20 @@ TEST_CASE("stream closes are counted by cause: finished by the handler, or the c
   CHECK(s.streams == 0);
 }
 
+TEST_CASE("a stream the server ends by stopping is counted as stream_closes.server_stop",
+          "[http][stream][delivery][drain]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  open_stream(c, "/stream/s");
+  REQUIRE(c.read_chunk() == std::optional<std::string>{"welcome s\n"});
+  f.srv.stop();
+  CHECK(c.wait_closed());
+  auto s = f.srv.stats();
+  CHECK(s.stream_closes.server_stop == 1);
+  CHECK(s.stream_closes.client == 0);
+  CHECK(s.streams == 0);
+}
+
 TEST_CASE("a stream that crashes after showing a resume reset does not show it again",
           "[http][stream][delivery][crash]") {
   // The restarted session registers again from where its predecessor was:
