@@ -70,7 +70,7 @@ struct received_counter {
 };
 
 caf::behavior receiver(process&, received_counter* received) {
-  return {[received](routed_atom, std::uint64_t, const std::string&) { received->add(); }};
+  return {[received](routed_atom, const message_id&, const std::string&) { received->add(); }};
 }
 
 /// Waits until `received` reaches `target`; false after 60 s. Polls with
@@ -146,7 +146,7 @@ caf::behavior shard(caf::stateful_actor<shard_state>* self) {
     [self](route_atom, std::uint64_t key, const std::string& msg) {
       auto i = self->state.procs.find(key);
       if (i != self->state.procs.end())
-        self->send(i->second, routed_atom::value, ++self->state.ids[key], msg);
+        self->send(i->second, routed_atom::value, message_id{1, ++self->state.ids[key]}, msg);
     },
   };
 }
@@ -241,7 +241,7 @@ int main(int argc, char** argv) {
         case 0:
           if (runs("anon"))
             b = timed_sends(received, messages, [&](std::uint64_t i) {
-              caf::anon_send(procs[i % keys].handle(), routed_atom::value, i, payload);
+              caf::anon_send(procs[i % keys].handle(), routed_atom::value, message_id{1, i + 1}, payload);
             });
           break;
         case 1:
@@ -257,7 +257,8 @@ int main(int argc, char** argv) {
         case 3:
           if (runs("map"))
             m = timed_sends(received, messages, [&](std::uint64_t i) {
-              caf::anon_send(plain_map.find(i % keys)->second, routed_atom::value, i, payload);
+              caf::anon_send(plain_map.find(i % keys)->second, routed_atom::value, message_id{1, i + 1},
+                             payload);
             });
           break;
         default:
@@ -320,7 +321,7 @@ int main(int argc, char** argv) {
       auto start = clock_type::now();
       if ((phase + round) % 2 == 0) {
         for (std::uint64_t i = 0; i < keys; ++i)
-          caf::anon_send(procs[i].handle(), routed_atom::value, i, payload);
+          caf::anon_send(procs[i].handle(), routed_atom::value, message_id{1, i + 1}, payload);
       } else {
         all_complete = striped.broadcast(payload) == keys && all_complete;
       }

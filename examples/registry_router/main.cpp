@@ -41,8 +41,10 @@ struct inbox {
 caf::behavior session(process& self, libactor::registry* reg, std::string user, std::string tab,
                       inbox* box) {
   reg->register_process(user, self);
-  return {[=](routed_atom, std::uint64_t id, const std::string& payload) {
-    fmt::print("{}/{} got #{}: {}\n", user, tab, id, payload);
+  return {[=](routed_atom, const libactor::message_id& id, const std::string& payload) {
+    // The id as a client would hand it back (epoch-seq): per user, one
+    // history, seqs from 1.
+    fmt::print("{}/{} got #{}: {}\n", user, tab, to_string(id), payload);
     box->arrived();
   }};
 }

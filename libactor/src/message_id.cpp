@@ -38,6 +38,9 @@ std::optional<message_id> parse_message_id(std::string_view text) noexcept {
   for (char c : seq)
     if (c < '0' || c > '9')
       return std::nullopt;
+  // One text per id: to_string writes no leading zero.
+  if (seq.size() > 1 && seq.front() == '0')
+    return std::nullopt;
   auto r = std::from_chars(seq.data(), seq.data() + seq.size(), id.seq);
   if (r.ec != std::errc{} || r.ptr != seq.data() + seq.size() || !id.valid())
     return std::nullopt;

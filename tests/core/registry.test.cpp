@@ -1,10 +1,12 @@
 #include "libactor/registry.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <future>
 #include <stdexcept>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,30 +18,36 @@
 #include "libactor/process.hpp"
 #include "libactor/supervisor.hpp"
 #include "support/event_log.hpp"
+#include "support/registry_fixtures.hpp"
 #include "support/log_capture.hpp"
 #include "support/test_node.hpp"
 
 using namespace libactor;
 using namespace std::chrono_literals;
 using test::event_log;
+using test::gate;
+using test::id_log;
+using test::manual_clock;
+using test::quiet_config;
 
 namespace {
 
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 
-/// Fixture protocol: records each routed message as "<name>:<id>:<payload>".
-caf::behavior session(process& self, event_log* log, std::string name) {
+/// Fixture protocol: logs each routed message and reset (id_log).
+caf::behavior session(process& self, id_log* log, std::string name) {
   return {
-    [log, name](routed_atom, std::uint64_t id, const std::string& payload) {
-      log->push(fmt::format("{}:{}:{}", name, id, payload));
+    [log, name](routed_atom, const message_id& id, const std::string& payload) {
+      log->routed(name, id, payload);
     },
+    [log, name](reset_atom, const replay_reset& r) { log->reset(name, r); },
     [self](stop_atom) mutable { self.exit(); },
   };
 }
 
 /// Fixture: registers itself under `key` from its own body, records the
 /// outcome, then behaves as `session`.
-caf::behavior self_registering(process& self, event_log* log, registry* reg, registry_key key) {
+caf::behavior self_registering(process& self, id_log* log, registry* reg, registry_key key) {
   auto result = reg->register_process(key, self);
   log->push("register:" + to_string(result.status));
   return session(self, log, "self");
@@ -47,63 +55,33 @@ caf::behavior self_registering(process& self, event_log* log, registry* reg, reg
 
 /// Fixture: records routed ids only, for high-volume tests.
 caf::behavior counter(process&, std::shared_ptr<std::atomic<std::size_t>> n) {
-  return {[n](routed_atom, std::uint64_t, const std::string&) { ++*n; }};
+  return {[n](routed_atom, const message_id&, const std::string&) { ++*n; }};
 }
-
-/// A clock the test moves by hand: ages become exact, no test waits on time.
-class manual_clock {
-public:
-  registry_config::clock_function function() const {
-    return [ms = ms_] { return std::chrono::steady_clock::time_point{} + std::chrono::milliseconds{ms->load()}; };
-  }
-  void advance(std::chrono::milliseconds d) { *ms_ += d.count(); }
-
-private:
-  std::shared_ptr<std::atomic<std::int64_t>> ms_ = std::make_shared<std::atomic<std::int64_t>>(1'000'000);
-};
-
-registry_config quiet_config(registry_mode mode = registry_mode::unique) {
-  registry_config cfg;
-  cfg.mode = mode;
-  cfg.sweep_interval = 0ms; // tests call expire() themselves
-  return cfg;
-}
-
-/// Holds a handler until the test opens it: lets a test queue messages
-/// behind the one being handled, without timing.
-class gate {
-public:
-  void open() { promise_.set_value(); }
-  bool wait() const { return future_.wait_for(10s) == std::future_status::ready; }
-
-private:
-  std::promise<void> promise_;
-  std::shared_future<void> future_ = promise_.get_future().share();
-};
 
 /// Fixture: registers itself under `key`, then records routed messages; on
-/// id 1 it says "busy", waits at `g` and crashes (a handler that throws).
-caf::behavior crash_on_first(process& self, event_log* log, registry* reg, registry_key key,
+/// seq 1 it says "busy", waits at `g` and crashes (a handler that throws).
+caf::behavior crash_on_first(process& self, id_log* log, registry* reg, registry_key key,
                              std::string name, std::shared_ptr<gate> g) {
   auto result = reg->register_process(key, self);
   log->push(name + ":register:" + to_string(result.status));
   return {
-    [log, name, g](routed_atom, std::uint64_t id, const std::string& payload) {
-      if (id == 1 && g) {
+    [log, name, g](routed_atom, const message_id& id, const std::string& payload) {
+      if (id.seq == 1 && g) {
         log->push(name + ":busy");
         if (!g->wait())
           log->push(name + ":gate-timeout");
         throw std::runtime_error("crash on message 1");
       }
-      log->push(fmt::format("{}:{}:{}", name, id, payload));
+      log->routed(name, id, payload);
     },
+    [log, name](reset_atom, const replay_reset& r) { log->reset(name, r); },
   };
 }
 
 /// Registers a crash_on_first process under "u", has it take message 1 and
 /// wait while 2..`queued + 1` are queued behind it, then lets it crash; waits
 /// until its registration is gone.
-pid crash_with_queued(node& n, event_log& log, registry& reg, int queued) {
+pid crash_with_queued(node& n, id_log& log, registry& reg, int queued) {
   auto g = std::make_shared<gate>();
   auto p = spawn(n, crash_on_first, &log, &reg, registry_key{"u"}, std::string{"first"}, g);
   REQUIRE(log.pop() == "first:register:ok");
@@ -114,6 +92,21 @@ pid crash_with_queued(node& n, event_log& log, registry& reg, int queued) {
   g->open();
   REQUIRE(test::eventually([&] { return !alive(p); }));
   return p;
+}
+
+/// The seqs of kept messages, oldest first.
+std::vector<std::uint64_t> seqs_of(const std::vector<routed_message>& xs) {
+  std::vector<std::uint64_t> out;
+  for (auto& m : xs)
+    out.push_back(m.id.seq);
+  return out;
+}
+
+/// Whether kept messages are all of one history (one epoch, never 0).
+bool one_epoch(const std::vector<routed_message>& xs) {
+  return std::all_of(xs.begin(), xs.end(), [&](const routed_message& m) {
+    return m.id.epoch != 0 && m.id.epoch == xs.front().id.epoch;
+  });
 }
 
 void kill_and_wait(const pid& p) {
@@ -140,7 +133,7 @@ TEST_CASE("registry limits have their documented defaults", "[registry]") {
 
 TEST_CASE("registry unique key holds one process and a second registration fails naming the holder",
           "[registry]") {
-  event_log log; // outlives the node: processes push into it until it stops
+  id_log log; // outlives the node: processes push into it until it stops
   node n{test::small_node()};
   registry reg{quiet_config()};
   auto a = spawn(n, session, &log, std::string{"a"});
@@ -160,7 +153,7 @@ TEST_CASE("registry unique key holds one process and a second registration fails
 }
 
 TEST_CASE("registry duplicate key holds several processes and send reaches every one", "[registry]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   registry reg{quiet_config(registry_mode::duplicate)};
   std::vector<pid> tabs;
@@ -179,7 +172,7 @@ TEST_CASE("registry duplicate key holds several processes and send reaches every
 }
 
 TEST_CASE("registry string and integer keys are distinct even when they read alike", "[registry]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   registry reg{quiet_config()};
   auto by_int = spawn(n, session, &log, std::string{"int"});
@@ -197,7 +190,7 @@ TEST_CASE("registry string and integer keys are distinct even when they read ali
 }
 
 TEST_CASE("registry accepts a process registering itself from its own body", "[registry]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   registry reg{quiet_config()};
   auto p = spawn(n, self_registering, &log, &reg, registry_key{"me"});
@@ -215,7 +208,7 @@ TEST_CASE("registry refuses an empty pid with no_process", "[registry]") {
 }
 
 TEST_CASE("registry unregister stops delivery and frees a unique key", "[registry]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   registry reg{quiet_config()};
   auto a = spawn(n, session, &log, std::string{"a"});
@@ -238,7 +231,7 @@ TEST_CASE("registry unregister stops delivery and frees a unique key", "[registr
 // -- send and broadcast --------------------------------------------------------
 
 TEST_CASE("registry send returns how many processes were reached", "[registry]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   registry reg{quiet_config(registry_mode::duplicate)};
   auto a = spawn(n, session, &log, std::string{"a"});
@@ -259,7 +252,7 @@ TEST_CASE("registry send returns how many processes were reached", "[registry]")
 
 TEST_CASE("registry broadcast reaches every registered process once and returns the count",
           "[registry]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   registry reg{quiet_config(registry_mode::duplicate)};
   for (int i = 0; i < 5; ++i)
@@ -315,7 +308,7 @@ TEST_CASE("registry holds no entry for any of 10,000 killed processes", "[regist
 
 TEST_CASE("registry drops a registration before a monitor made earlier hears of the exit",
           "[registry][exit]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   registry reg{quiet_config()};
   auto victim = spawn(n, session, &log, std::string{"victim"});
@@ -340,7 +333,7 @@ TEST_CASE("registry frees a unique key before a monitor made later hears of the 
           "[registry][exit]") {
   // Erlang frees a name before any DOWN is delivered. A registration's guard
   // used to run among the attachables, after monitors made later than it.
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   registry reg{quiet_config()};
   test::log_capture quiet{log::level::none};
@@ -371,7 +364,7 @@ TEST_CASE("registry frees a unique key before a monitor made later hears of the 
 
 TEST_CASE("registry frees a unique key before a linked trapping process gets the exit signal",
           "[registry][exit]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   registry reg{quiet_config()};
   test::log_capture quiet{log::level::none};
@@ -403,11 +396,11 @@ TEST_CASE("registry frees a unique key before a linked trapping process gets the
 TEST_CASE("registry exit hooks are isolated: a transport throwing in key_removed skips nothing",
           "[registry][exit]") {
   struct throwing_transport : registry_transport {
-    std::size_t forward(const registry_key&, std::uint64_t, const std::string&) override { return 0; }
-    std::size_t forward_broadcast(std::uint64_t, const std::string&) override { return 0; }
+    std::size_t forward(const registry_key&, message_id, const std::string&) override { return 0; }
+    std::size_t forward_broadcast(const std::string&) override { return 0; }
     void key_removed(const registry_key&) override { throw std::runtime_error("transport down"); }
   };
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   auto cfg = quiet_config();
   cfg.transport = std::make_shared<throwing_transport>();
@@ -445,7 +438,7 @@ TEST_CASE("registry hands a crashed session's unread messages to its restarted s
           "[registry][exit][supervisor]") {
   // Issue #13, item 2: crash on message 1 with 2..5 queued; the supervisor
   // restarts the session, which registers again and must get 2..5, then 6.
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   registry reg{quiet_config()};
   test::log_capture quiet{log::level::none};
@@ -470,6 +463,7 @@ TEST_CASE("registry hands a crashed session's unread messages to its restarted s
   reg.send("u", "m6");
   for (int i = 2; i <= 6; ++i)
     CHECK(log.pop() == fmt::format("gen2:{}:m{}", i, i));
+  CHECK(log.epochs().size() == 1);
   auto s = reg.stats();
   CHECK(s.routed == 6);
   CHECK(s.delivered == 6); // m1 once, m2..m5 once (to gen2), m6
@@ -482,7 +476,7 @@ TEST_CASE("registry hands a crashed session's unread messages to its restarted s
 
 TEST_CASE("registry counts unread messages of an exited session that overflow the key's buffer",
           "[registry][exit]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   auto cfg = quiet_config();
   cfg.max_pending = 2;
@@ -503,7 +497,7 @@ TEST_CASE("registry counts unread messages of an exited session that overflow th
 
 TEST_CASE("registry counts unread messages of an exited session as expired when no one comes back",
           "[registry][exit]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   manual_clock clock;
   auto cfg = quiet_config();
@@ -523,7 +517,7 @@ TEST_CASE("registry counts unread messages of an exited session as expired when 
 
 TEST_CASE("registry counts unread messages of an exited duplicate-key process whose peers got them",
           "[registry][exit]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   registry reg{quiet_config(registry_mode::duplicate)};
   test::log_capture quiet{log::level::none};
@@ -546,31 +540,31 @@ TEST_CASE("registry counts unread messages of an exited duplicate-key process wh
 }
 
 TEST_CASE("registry with a replay window keeps each reclaimed message once", "[registry][exit][replay]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   auto cfg = quiet_config();
   cfg.replay_window = 10;
   registry reg{cfg};
   test::log_capture quiet{log::level::none};
   crash_with_queued(n, log, reg, 4);
-  auto kept = reg.replay("u", 0);
-  REQUIRE(kept.size() == 5);
-  for (std::uint64_t i = 0; i < kept.size(); ++i)
-    CHECK(kept[i].id == i + 1);
+  auto kept = reg.replay("u");
+  CHECK(seqs_of(kept) == std::vector<std::uint64_t>{1, 2, 3, 4, 5});
+  CHECK(one_epoch(kept));
   auto next = spawn(n, session, &log, std::string{"next"});
   CHECK(reg.register_process("u", next).delivered == 4);
   for (int i = 2; i <= 5; ++i)
     CHECK(log.pop() == fmt::format("next:{}:m{}", i, i));
-  kept = reg.replay("u", 0);
-  REQUIRE(kept.size() == 5);
-  for (std::uint64_t i = 0; i < kept.size(); ++i)
-    CHECK(kept[i].id == i + 1);
+  auto again = reg.replay("u");
+  CHECK(seqs_of(again) == std::vector<std::uint64_t>{1, 2, 3, 4, 5});
+  CHECK(one_epoch(again));
+  CHECK(again.front().id.epoch == kept.front().id.epoch);
+  CHECK(log.epochs().size() == 1);
   CHECK(reg.stats().replayed == 0);
 }
 
 TEST_CASE("registry hands back only the exiting key's messages, not another key's or a plain send's",
           "[registry][exit]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   registry reg{quiet_config()};
   test::log_capture quiet{log::level::none};
@@ -582,20 +576,24 @@ TEST_CASE("registry hands back only the exiting key's messages, not another key'
   REQUIRE(log.pop() == "first:busy");
   REQUIRE(reg.send("other", "o1") == 1);
   REQUIRE(reg.send("u", "m2") == 1);
-  libactor::send(p, routed_atom::value, std::uint64_t{99}, std::string{"not routed by the registry"});
+  libactor::send(p, routed_atom::value, message_id{0x99, 99}, std::string{"not routed by the registry"});
   g->open();
   REQUIRE(test::eventually([&] { return !alive(p) && reg.registration_count() == 0; }));
-  auto u = reg.replay("u", 0);
+  auto u = reg.replay("u");
   REQUIRE(u.size() == 1);
-  CHECK(u[0] == routed_message{2, "m2"});
-  auto other = reg.replay("other", 0);
+  CHECK(u[0].id.seq == 2);
+  CHECK(u[0].payload == "m2");
+  auto other = reg.replay("other");
   REQUIRE(other.size() == 1);
-  CHECK(other[0] == routed_message{1, "o1"});
+  CHECK(other[0].id.seq == 1);
+  CHECK(other[0].payload == "o1");
+  // Two keys, two histories.
+  CHECK(u[0].id.epoch != other[0].id.epoch);
   CHECK(reg.stats().reclaimed == 2);
 }
 
 TEST_CASE("registry refuses a process that already exited and keeps its pending messages", "[registry][exit]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   registry reg{quiet_config()};
   auto p = spawn(n, session, &log, std::string{"p"});
@@ -611,7 +609,7 @@ TEST_CASE("registry refuses a process that already exited and keeps its pending 
 
 TEST_CASE("registry buffers messages for an absent key and delivers them in order on registration",
           "[registry][buffer]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   registry reg{quiet_config()};
   for (int i = 1; i <= 5; ++i)
@@ -620,7 +618,9 @@ TEST_CASE("registry buffers messages for an absent key and delivers them in orde
   CHECK(s.buffered == 5);
   CHECK(s.pending == 5);
   CHECK(s.keys == 0);
-  CHECK(reg.replay("bob", 0).size() == 5);
+  auto kept = reg.replay("bob");
+  CHECK(seqs_of(kept) == std::vector<std::uint64_t>{1, 2, 3, 4, 5});
+  CHECK(one_epoch(kept));
   auto p = spawn(n, session, &log, std::string{"bob"});
   auto r = reg.register_process("bob", p);
   REQUIRE(r);
@@ -628,14 +628,15 @@ TEST_CASE("registry buffers messages for an absent key and delivers them in orde
   CHECK(reg.send("bob", "m6") == 1);
   for (int i = 1; i <= 6; ++i)
     CHECK(log.pop() == fmt::format("bob:{}:m{}", i, i));
+  CHECK(log.epochs() == std::vector<std::uint64_t>{kept.front().id.epoch});
   CHECK(reg.stats().pending == 0);
   // Delivered and no replay window: nothing is kept.
-  CHECK(reg.replay("bob", 0).empty());
+  CHECK(reg.replay("bob").empty());
 }
 
 TEST_CASE("registry lets a restarted session continue its key's ids and get what was sent meanwhile",
           "[registry][buffer]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   registry reg{quiet_config()};
   auto first = spawn(n, session, &log, std::string{"first"});
@@ -652,11 +653,12 @@ TEST_CASE("registry lets a restarted session continue its key's ids and get what
   CHECK(log.pop() == "second:2:b");
   CHECK(log.pop() == "second:3:c");
   CHECK(log.pop() == "second:4:d");
+  CHECK(log.epochs().size() == 1); // one history across the restart
 }
 
 TEST_CASE("registry keeps a broadcast for a key whose process is restarting, not for one gone past max_age",
           "[registry][buffer]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   manual_clock clock;
   auto cfg = quiet_config();
@@ -678,6 +680,7 @@ TEST_CASE("registry keeps a broadcast for a key whose process is restarting, not
   REQUIRE(reg.register_process("u", second));
   REQUIRE(log.wait_count(3));
   CHECK(log.contains("second:2:b"));
+  CHECK(log.epochs().size() == 2); // "u" and "gone", each its one history
   // Broadcasts do not keep an absent key alive: past max_age it goes.
   REQUIRE(reg.unregister_process("u", second));
   clock.advance(cfg.max_age + 1ms);
@@ -688,7 +691,7 @@ TEST_CASE("registry keeps a broadcast for a key whose process is restarting, not
 }
 
 TEST_CASE("registry overflow of max_pending drops the oldest and counts each drop", "[registry][buffer]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   auto cfg = quiet_config();
   cfg.max_pending = 3;
@@ -704,10 +707,11 @@ TEST_CASE("registry overflow of max_pending drops the oldest and counts each dro
   CHECK(log.pop() == "k:3:m3");
   CHECK(log.pop() == "k:4:m4");
   CHECK(log.pop() == "k:5:m5");
+  CHECK(log.epochs().size() == 1);
 }
 
 TEST_CASE("registry expires pending messages older than max_age and counts them", "[registry][buffer]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   manual_clock clock;
   auto cfg = quiet_config();
@@ -719,10 +723,14 @@ TEST_CASE("registry expires pending messages older than max_age and counts them"
   clock.advance(60ms);
   reg.send("k", "young");
   clock.advance(60ms); // old ones are now 120 ms old, "young" 60 ms
-  CHECK(reg.replay("k", 0) == std::vector<routed_message>{{3, "young"}});
+  auto kept = reg.replay("k");
+  REQUIRE(kept.size() == 1);
+  CHECK(kept[0].id.seq == 3);
+  CHECK(kept[0].payload == "young");
   auto r = reg.register_process("k", spawn(n, session, &log, std::string{"k"}));
   CHECK(r.delivered == 1);
   CHECK(log.pop() == "k:3:young");
+  CHECK(log.epochs() == std::vector<std::uint64_t>{kept[0].id.epoch});
   auto s = reg.stats();
   CHECK(s.expired == 2);
   CHECK(s.pending == 0);
@@ -748,9 +756,9 @@ TEST_CASE("registry sweep thread expires messages of keys nobody touches", "[reg
 
 // -- replay --------------------------------------------------------------------------
 
-TEST_CASE("registry replay returns kept messages after an id and a last-seen registration gets them",
+TEST_CASE("registry replay returns the kept messages and a last-seen registration gets those after its id",
           "[registry][replay]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   auto cfg = quiet_config();
   cfg.replay_window = 4;
@@ -761,36 +769,49 @@ TEST_CASE("registry replay returns kept messages after an id and a last-seen reg
     REQUIRE(reg.send("sse", fmt::format("e{}", i)) == 1);
   for (int i = 1; i <= 6; ++i)
     REQUIRE(log.pop() == fmt::format("first:{}:e{}", i, i));
-  CHECK(reg.replay("sse", 3)
-        == std::vector<routed_message>{{4, "e4"}, {5, "e5"}, {6, "e6"}});
   // The window keeps the 4 newest delivered messages.
-  CHECK(reg.replay("sse", 0).front().id == 3);
-  CHECK(reg.replay("sse", 6).empty());
+  auto kept = reg.replay("sse");
+  CHECK(seqs_of(kept) == std::vector<std::uint64_t>{3, 4, 5, 6});
+  CHECK(kept.back().payload == "e6");
+  CHECK(one_epoch(kept));
+  auto epoch = kept.front().id.epoch;
   kill_and_wait(first);
   REQUIRE(test::eventually([&] { return reg.registration_count() == 0; }));
   REQUIRE(reg.send("sse", "e7") == 0);
   REQUIRE(reg.send("sse", "e8") == 0);
-  CHECK(reg.replay("sse", 5).size() == 3);
+  // Delivered and pending, one sequence.
+  kept = reg.replay("sse");
+  CHECK(seqs_of(kept) == std::vector<std::uint64_t>{3, 4, 5, 6, 7, 8});
+  CHECK(one_epoch(kept));
+  CHECK(kept.front().id.epoch == epoch);
   // The client saw up to 5 (6 was lost with the old session's socket).
   auto second = spawn(n, session, &log, std::string{"second"});
-  auto r = reg.register_process("sse", second, std::uint64_t{5});
+  auto r = reg.register_process("sse", second, message_id{epoch, 5});
   REQUIRE(r);
+  CHECK_FALSE(r.reset);
   CHECK(r.delivered == 3);
   for (auto id : {6, 7, 8})
     CHECK(log.pop() == fmt::format("second:{}:e{}", id, id));
+  CHECK(log.epochs() == std::vector<std::uint64_t>{epoch});
   auto s = reg.stats();
   CHECK(s.replayed == 1);
   CHECK(s.pending == 0);
+  CHECK(s.resets == 0);
 }
 
-TEST_CASE("registry gives everything kept to a last-seen id beyond the key's newest id", "[registry][replay]") {
-  event_log log;
+TEST_CASE("registry gives a history_reset and everything kept to a last-seen id of a forgotten history",
+          "[registry][replay]") {
+  id_log log;
   node n{test::small_node()};
   registry reg{quiet_config()};
-  reg.send("k", "fresh");
-  // The client's id 57 comes from before the key was forgotten.
-  auto r = reg.register_process("k", spawn(n, session, &log, std::string{"k"}), std::uint64_t{57});
+  auto fresh = reg.send_with_id("k", "fresh");
+  // The client's id 57 comes from before the key was forgotten: another epoch.
+  auto r = reg.register_process("k", spawn(n, session, &log, std::string{"k"}),
+                                message_id{fresh.id.epoch + 1, 57});
+  REQUIRE(r.reset);
+  CHECK(*r.reset == replay_reset{reset_reason::history_reset, std::nullopt});
   CHECK(r.delivered == 1);
+  CHECK(log.pop() == "k:reset:history_reset:?");
   CHECK(log.pop() == "k:1:fresh");
 }
 
@@ -801,36 +822,45 @@ TEST_CASE("registry transport receives sends and broadcasts and local delivery d
   struct fake_transport : registry_transport {
     std::atomic<int> sends{0};
     std::atomic<int> broadcasts{0};
-    std::size_t forward(const registry_key&, std::uint64_t, const std::string&) override {
+    message_id forwarded;
+    std::size_t forward(const registry_key&, message_id id, const std::string&) override {
       ++sends;
+      forwarded = id; // called under the key's lock, once here
       return 10;
     }
-    std::size_t forward_broadcast(std::uint64_t, const std::string&) override {
+    std::size_t forward_broadcast(const std::string&) override {
       ++broadcasts;
       return 20;
     }
   };
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   auto transport = std::make_shared<fake_transport>();
   auto cfg = quiet_config();
   cfg.transport = transport;
   registry reg{cfg};
   REQUIRE(reg.register_process("k", spawn(n, session, &log, std::string{"k"})));
-  CHECK(reg.send("k", "a") == 11);
-  CHECK(reg.broadcast("b") == 21);
+  // The counts are of this node's processes: what other nodes reach is
+  // theirs to count.
+  auto sent = reg.send_with_id("k", "a");
+  CHECK(sent.reached == 1);
+  CHECK(sent.id.seq == 1);
+  CHECK(transport->forwarded == sent.id); // other nodes deliver it with this id
+  CHECK(reg.broadcast("b") == 1);
   CHECK(reg.send_local("k", "c") == 1);
   CHECK(reg.broadcast_local("d") == 1);
   CHECK(transport->sends == 1);
   CHECK(transport->broadcasts == 1);
   REQUIRE(log.wait_count(4));
+  CHECK(log.snapshot() == std::vector<std::string>{"k:1:a", "k:2:b", "k:3:c", "k:4:d"});
+  CHECK(log.epochs() == std::vector<std::uint64_t>{sent.id.epoch});
 }
 
 // -- concurrency ------------------------------------------------------------------
 
 TEST_CASE("registry delivers concurrent sends to one key in id order and keeps each sender's order",
           "[registry][race]") {
-  event_log log;
+  id_log log;
   node n{test::small_node()};
   registry reg{quiet_config()};
   auto p = spawn(n, session, &log, std::string{"p"});
@@ -860,6 +890,7 @@ TEST_CASE("registry delivers concurrent sends to one key in id order and keeps e
   }
   CHECK(ids_in_order);
   CHECK(senders_in_order);
+  CHECK(log.epochs().size() == 1);
   CHECK(reg.stats().delivered == senders * per_sender);
 }
 

@@ -29,6 +29,30 @@ std::string post(std::string_view path, std::string_view body) {
          + std::to_string(body.size()) + "\r\n\r\n" + std::string{body};
 }
 
+/// An SSE event chunk split into its id (read back with parse_message_id;
+/// nullopt when the chunk has no `id:` line or an unreadable one) and the
+/// lines after it.
+struct sse_chunk {
+  std::optional<message_id> id;
+  std::string rest;
+};
+
+sse_chunk split_event(const std::optional<std::string>& chunk) {
+  sse_chunk out;
+  if (!chunk)
+    return out;
+  out.rest = *chunk;
+  if (chunk->rfind("id: ", 0) == 0) {
+    auto end = chunk->find('\n');
+    out.id = parse_message_id(std::string_view{*chunk}.substr(4, end - 4));
+    out.rest = chunk->substr(end + 1);
+  }
+  return out;
+}
+
+/// What an SSE stream sends once before anything else (server_options::sse_retry).
+const std::optional<std::string> retry_chunk{"retry: 2000\n\n"};
+
 } // namespace
 
 TEST_CASE("a keep-alive connection serves several requests and closes on Connection: close",
@@ -244,25 +268,38 @@ TEST_CASE("a stream resumes on the same connection after its session crashes, lo
 
 TEST_CASE("SSE events carry ids and Last-Event-ID replays what was missed", "[http][session][stream]") {
   test::http_fixture f;
+  message_id first;
   {
     test_client c{f.srv.port()};
     c.send(get("/events/carol"));
     auto head = c.read_until("\r\n\r\n");
     REQUIRE(head);
     CHECK(head->find("text/event-stream") != std::string::npos);
-    f.reg.send("carol", "first");
-    auto ev = c.read_chunk();
-    REQUIRE(ev);
-    CHECK(*ev == "id: 1\ndata: first\n\n");
+    REQUIRE(c.read_chunk() == retry_chunk);
+    auto sent = f.reg.send_with_id("carol", "first");
+    auto ev = split_event(c.read_chunk());
+    REQUIRE(ev.id);
+    CHECK(*ev.id == sent.id); // the id a client hands back is the registry's
+    CHECK(ev.id->seq == 1);
+    CHECK(ev.rest == "data: first\n\n");
+    first = *ev.id;
   }
   REQUIRE(test::eventually([&] { return f.srv.stats().streams == 0; }));
   f.reg.send("carol", "second");
   f.reg.send("carol", "third");
   test_client again{f.srv.port()};
-  again.send(get("/events/carol", "Last-Event-ID: 1\r\n"));
+  again.send(get("/events/carol", "Last-Event-ID: " + to_string(first) + "\r\n"));
   REQUIRE(again.read_until("\r\n\r\n"));
-  CHECK(again.read_chunk() == std::optional<std::string>{"id: 2\ndata: second\n\n"});
-  CHECK(again.read_chunk() == std::optional<std::string>{"id: 3\ndata: third\n\n"});
+  REQUIRE(again.read_chunk() == retry_chunk);
+  auto second = split_event(again.read_chunk());
+  REQUIRE(second.id);
+  CHECK(*second.id == message_id{first.epoch, 2});
+  CHECK(second.rest == "data: second\n\n");
+  auto third = split_event(again.read_chunk());
+  REQUIRE(third.id);
+  CHECK(*third.id == message_id{first.epoch, 3});
+  CHECK(third.rest == "data: third\n\n");
+  CHECK(f.srv.stats().resets_sent == 0);
 }
 
 TEST_CASE("an SSE heartbeat is a comment framed as a chunk, and the stream goes on after it",
@@ -271,6 +308,7 @@ TEST_CASE("an SSE heartbeat is a comment framed as a chunk, and the stream goes 
   test_client c{f.srv.port()};
   c.send(get("/beat/dora"));
   REQUIRE(c.read_until("\r\n\r\n"));
+  REQUIRE(c.read_chunk() == retry_chunk);
   // A heartbeat written outside the chunk framing would break the stream
   // here: read_chunk fails on anything that is not a chunk.
   CHECK(c.read_chunk() == std::optional<std::string>{": tick\n\n"});
@@ -281,7 +319,10 @@ TEST_CASE("an SSE heartbeat is a comment framed as a chunk, and the stream goes 
     auto ch = c.read_chunk();
     REQUIRE(ch);
     if (*ch != ": tick\n\n") {
-      CHECK(*ch == "id: 1\ndata: after ticks\n\n");
+      auto ev = split_event(ch);
+      REQUIRE(ev.id);
+      CHECK(ev.id->seq == 1);
+      CHECK(ev.rest == "data: after ticks\n\n");
       break;
     }
   }
@@ -293,6 +334,7 @@ TEST_CASE("notify reaches a stream's on_info hook, and a throwing hook restarts 
   test_client c{f.srv.port()};
   c.send(get("/beat/erin"));
   REQUIRE(c.read_until("\r\n\r\n"));
+  REQUIRE(c.read_chunk() == retry_chunk);
   REQUIRE(test::eventually([&] { return f.reg.lookup("erin").size() == 1; }));
   auto next_non_tick = [&c]() -> std::optional<std::string> {
     for (int i = 0; i < 1000; ++i) {
@@ -309,9 +351,10 @@ TEST_CASE("notify reaches a stream's on_info hook, and a throwing hook restarts 
   auto before = f.reg.lookup("erin").front();
   http::notify(before, "crash");
   f.reg.send("erin", "sent during the crash");
-  auto got = next_non_tick();
-  REQUIRE(got);
-  CHECK(*got == "id: 1\ndata: sent during the crash\n\n");
+  auto got = split_event(next_non_tick());
+  REQUIRE(got.id);
+  CHECK(got.id->seq == 1);
+  CHECK(got.rest == "data: sent during the crash\n\n");
   CHECK(f.srv.stats().crashes == 1);
   REQUIRE(test::eventually([&] {
     auto now = f.reg.lookup("erin");
@@ -323,6 +366,7 @@ TEST_CASE("a slow reader's stream drops chunks beyond the outbound limit and cou
           "[http][session][stream]") {
   auto opts = test::quick_server();
   opts.max_outbound = 4096;
+  opts.slow_reader = http::slow_reader_policy::drop; // no longer the default
   test::http_fixture f{opts};
   test_client c{f.srv.port()};
   c.set_receive_buffer(1);

@@ -32,7 +32,9 @@ inline registry_config replaying_registry() {
 
 /// Routes: GET /hello, POST /echo, GET /crash (throws), GET /stream/:id
 /// (chunked, "welcome <id>\n", each routed message "<msg>\n"; a message
-/// "crash" makes the session throw), GET /events/:id (SSE), GET /beat/:id
+/// "crash" makes the session throw), GET /events/:id (SSE, resuming after
+/// the client's Last-Event-ID), GET /resume/:id (the same, crashing on the
+/// note "crash"), GET /beat/:id
 /// (SSE with a 20 ms heartbeat and an `on_info` hook), GET /brief/:id (a
 /// stream that ends at once), GET /big (1 MiB).
 inline http::http_router fixture_routes(registry& reg) {
@@ -41,7 +43,7 @@ inline http::http_router fixture_routes(registry& reg) {
   r.add("POST", "/echo", [](http::context& ctx) { ctx.reply(200, ctx.req().body()); });
   r.add("GET", "/crash", [](http::context&) { throw std::runtime_error("handler bug"); });
   auto lines = std::make_shared<http::stream_hooks>();
-  lines->on_message = [](http::context& ctx, std::uint64_t, const std::string& payload) {
+  lines->on_message = [](http::context& ctx, const message_id&, const std::string& payload) {
     if (payload == "crash")
       throw std::runtime_error("crash requested");
     ctx.write_chunk(payload + "\n");
@@ -75,15 +77,25 @@ inline http::http_router fixture_routes(registry& reg) {
     ctx.write_chunk("welcome " + id + "\n");
     ctx.finish();
   });
+  // SSE resuming after the client's id, with a note hook that crashes the
+  // session on the note "crash" (and writes nothing otherwise): a crash
+  // that no routed message caused.
+  auto noted = std::make_shared<http::stream_hooks>();
+  noted->on_info = [](http::context&, const std::string& note) {
+    if (note == "crash")
+      throw std::runtime_error("crash requested by note");
+  };
+  r.add("GET", "/resume/:id", [&reg, noted](http::context& ctx) {
+    ctx.start_sse(noted);
+    ctx.resume(reg, registry_key{std::string{*ctx.req().param("id")}});
+  });
   // A large answer (1 MiB), to fill a client's receive window.
   r.add("GET", "/big", [](http::context& ctx) { ctx.reply(200, std::string(1 << 20, 'x')); });
+  // SSE resuming after the client's Last-Event-ID (or `last_event_id`).
   r.add("GET", "/events/:id", [&reg](http::context& ctx) {
     auto id = std::string{*ctx.req().param("id")};
-    std::optional<std::uint64_t> last;
-    if (auto h = ctx.req().header("Last-Event-ID"))
-      last = http::parse_last_event_id(*h);
     ctx.start_sse();
-    ctx.subscribe(reg, registry_key{id}, last);
+    ctx.resume(reg, registry_key{id});
   });
   return r;
 }

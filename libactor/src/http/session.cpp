@@ -407,6 +407,11 @@ void on_reset(process& self, session_state& st, const replay_reset& r) {
   if (st.now != phase::streaming)
     return;
   show_reset(self, st, r);
+  // The client now stands after the reset, not at the id it sent: a restart
+  // before the next message registers with no id and gets what this
+  // process left unread (handed back to the key), without the same reset
+  // a second time.
+  st.last_id.reset();
 }
 
 /// A routed message crashed the stream's handler: it is skipped (the

@@ -1,0 +1,277 @@
+// What a stream's client sees of the delivery model over real sockets: the
+// SSE head and retry field, resuming after Last-Event-ID (exact, or a reset
+// first), and a slow reader either closed (counted by cause) or shown a
+// slow_consumer reset with the number of messages it lost.
+#include "libactor/http/server.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <catch2/catch.hpp>
+
+#include "support/http_fixture.hpp"
+#include "support/log_capture.hpp"
+#include "support/test_client.hpp"
+
+using namespace libactor;
+using namespace std::chrono_literals;
+using test::test_client;
+
+namespace {
+
+std::string get(std::string_view path, std::string_view extra = {}) {
+  return "GET " + std::string{path} + " HTTP/1.1\r\nHost: t\r\n" + std::string{extra} + "\r\n";
+}
+
+/// An SSE event chunk "id: <id>\n<rest>": the id as read back (nullopt
+/// without an `id:` line, or with an unreadable one) and the lines after it.
+struct sse_chunk {
+  std::optional<message_id> id;
+  std::string rest;
+};
+
+sse_chunk split_event(const std::optional<std::string>& chunk) {
+  sse_chunk out;
+  if (!chunk)
+    return out;
+  out.rest = *chunk;
+  if (chunk->rfind("id: ", 0) == 0) {
+    auto end = chunk->find('\n');
+    out.id = parse_message_id(std::string_view{*chunk}.substr(4, end - 4));
+    out.rest = chunk->substr(end + 1);
+  }
+  return out;
+}
+
+const std::optional<std::string> retry_chunk{"retry: 2000\n\n"};
+
+/// Sends a GET for `path` and reads the response head.
+void open_stream(test_client& c, std::string_view path, std::string_view extra = {}) {
+  c.send(get(path, extra));
+  REQUIRE(c.read_until("\r\n\r\n"));
+}
+
+} // namespace
+
+// -- the SSE head ---------------------------------------------------------------------
+
+TEST_CASE("an SSE stream's head turns proxy buffering off and its retry field comes before any event",
+          "[http][stream][delivery]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  c.send(get("/events/h"));
+  auto head = c.read_until("\r\n\r\n");
+  REQUIRE(head);
+  CHECK(head->find("Content-Type: text/event-stream") != std::string::npos);
+  CHECK(head->find("\r\nX-Accel-Buffering: no\r\n") != std::string::npos);
+  // Sent before the client can be reached: nothing can come before it.
+  CHECK(c.read_chunk() == retry_chunk);
+  f.reg.send("h", "one");
+  auto ev = split_event(c.read_chunk());
+  REQUIRE(ev.id);
+  CHECK(ev.id->seq == 1);
+  CHECK(ev.rest == "data: one\n\n");
+}
+
+TEST_CASE("an SSE stream's retry field follows server_options::sse_retry, and zero sends none",
+          "[http][stream][delivery]") {
+  auto opts = test::quick_server();
+  auto retry = GENERATE(0ms, 5000ms);
+  opts.sse_retry = retry;
+  test::http_fixture f{opts};
+  test_client c{f.srv.port()};
+  open_stream(c, "/events/r");
+  if (retry.count() > 0)
+    CHECK(c.read_chunk() == std::optional<std::string>{"retry: 5000\n\n"});
+  REQUIRE(test::eventually([&] { return f.reg.lookup("r").size() == 1; }));
+  f.reg.send("r", "one");
+  auto ev = split_event(c.read_chunk());
+  CHECK(ev.id);
+  CHECK(ev.rest == "data: one\n\n");
+}
+
+// -- resuming ---------------------------------------------------------------------------
+
+TEST_CASE("resume with an unreadable Last-Event-ID shows an unknown_id reset first, then what is kept",
+          "[http][stream][delivery]") {
+  test::http_fixture f;
+  auto kept = f.reg.send_with_id("u", "kept").id; // nobody holds "u" yet
+  test_client c{f.srv.port()};
+  open_stream(c, "/events/u", "Last-Event-ID: not-an-id\r\n");
+  REQUIRE(c.read_chunk() == retry_chunk);
+  CHECK(c.read_chunk()
+        == std::optional<std::string>{
+          "event: reset\ndata: {\"reason\": \"unknown_id\", \"lost\": null}\n\n"});
+  auto ev = split_event(c.read_chunk());
+  REQUIRE(ev.id);
+  CHECK(*ev.id == kept);
+  CHECK(ev.rest == "data: kept\n\n");
+  CHECK(f.srv.stats().resets_sent == 1);
+  CHECK(f.reg.stats().resets == 1);
+}
+
+TEST_CASE("resume reads the last_event_id query parameter when there is no Last-Event-ID header",
+          "[http][stream][delivery]") {
+  test::http_fixture f;
+  auto first = f.reg.send_with_id("q", "m1").id;
+  f.reg.send("q", "m2");
+  test_client c{f.srv.port()};
+  open_stream(c, "/events/q?last_event_id=" + to_string(first));
+  REQUIRE(c.read_chunk() == retry_chunk);
+  auto ev = split_event(c.read_chunk());
+  REQUIRE(ev.id);
+  CHECK(*ev.id == message_id{first.epoch, 2}); // exactly after the client's id, no reset
+  CHECK(ev.rest == "data: m2\n\n");
+  CHECK(f.srv.stats().resets_sent == 0);
+}
+
+TEST_CASE("resume with an id of another history shows a history_reset first", "[http][stream][delivery]") {
+  test::http_fixture f;
+  auto now = f.reg.send_with_id("x", "now").id;
+  message_id before_restart{now.epoch ^ 1, 40};
+  test_client c{f.srv.port()};
+  open_stream(c, "/events/x", "Last-Event-ID: " + to_string(before_restart) + "\r\n");
+  REQUIRE(c.read_chunk() == retry_chunk);
+  CHECK(c.read_chunk()
+        == std::optional<std::string>{
+          "event: reset\ndata: {\"reason\": \"history_reset\", \"lost\": null}\n\n"});
+  auto ev = split_event(c.read_chunk());
+  REQUIRE(ev.id);
+  CHECK(*ev.id == now);
+}
+
+// -- slow readers ------------------------------------------------------------------------
+
+TEST_CASE("the drop policy shows a slow_consumer reset with the number of messages dropped before "
+          "the next message that fits",
+          "[http][stream][delivery]") {
+  auto opts = test::quick_server();
+  opts.max_outbound = 4096;
+  opts.slow_reader = http::slow_reader_policy::drop;
+  test::http_fixture f{opts};
+  // A message larger than the whole outbound limit never fits, however fast
+  // the client reads: three of them are three drops, with no timing.
+  const std::string big(16 * 1024, 'x');
+  SECTION("chunked") {
+    test_client c{f.srv.port()};
+    open_stream(c, "/stream/d");
+    REQUIRE(c.read_chunk() == std::optional<std::string>{"welcome d\n"});
+    for (int i = 0; i < 3; ++i)
+      REQUIRE(f.reg.send("d", big) == 1);
+    f.reg.send("d", "small");
+    CHECK(c.read_chunk() == std::optional<std::string>{"reset slow_consumer 3\n"});
+    CHECK(c.read_chunk() == std::optional<std::string>{"small\n"});
+  }
+  SECTION("SSE") {
+    test_client c{f.srv.port()};
+    open_stream(c, "/events/d");
+    REQUIRE(c.read_chunk() == retry_chunk);
+    REQUIRE(test::eventually([&] { return f.reg.lookup("d").size() == 1; }));
+    for (int i = 0; i < 3; ++i)
+      REQUIRE(f.reg.send("d", big) == 1);
+    f.reg.send("d", "small");
+    CHECK(c.read_chunk()
+          == std::optional<std::string>{
+            "event: reset\ndata: {\"reason\": \"slow_consumer\", \"lost\": 3}\n\n"});
+    auto ev = split_event(c.read_chunk());
+    REQUIRE(ev.id);
+    CHECK(ev.id->seq == 4); // the id names the gap's end too
+    CHECK(ev.rest == "data: small\n\n");
+  }
+  auto s = f.srv.stats();
+  CHECK(s.slow_consumer_dropped == 3);
+  CHECK(s.dropped_chunks >= 1);
+  CHECK(s.resets_sent == 1);
+  CHECK(s.stream_closes.slow_consumer == 0); // the stream went on
+}
+
+TEST_CASE("the close policy (the default) ends a slow reader's stream and counts it as "
+          "stream_closes.slow_consumer",
+          "[http][stream][delivery]") {
+  auto opts = test::quick_server();
+  REQUIRE(opts.slow_reader == http::slow_reader_policy::close);
+  opts.max_outbound = 4096;
+  test::http_fixture f{opts};
+  test_client c{f.srv.port()};
+  open_stream(c, "/stream/c");
+  REQUIRE(c.read_chunk() == std::optional<std::string>{"welcome c\n"});
+  f.reg.send("c", "fits");
+  REQUIRE(c.read_chunk() == std::optional<std::string>{"fits\n"});
+  f.reg.send("c", std::string(16 * 1024, 'x'));
+  CHECK(c.wait_closed());
+  REQUIRE(test::eventually([&] { return f.srv.stats().streams == 0; }));
+  auto s = f.srv.stats();
+  CHECK(s.stream_closes.slow_consumer == 1);
+  CHECK(s.slow_closed == 1);
+  CHECK(s.stream_closes.client == 0);
+  CHECK(s.stream_closes.crashed == 0);
+  CHECK(s.slow_consumer_dropped == 0);
+  CHECK(s.resets_sent == 0);
+}
+
+TEST_CASE("stream closes are counted by cause: finished by the handler, or the client went away",
+          "[http][stream][delivery]") {
+  test::http_fixture f;
+  {
+    test_client c{f.srv.port()};
+    open_stream(c, "/brief/b");
+    REQUIRE(c.read_chunk() == std::optional<std::string>{"welcome b\n"});
+    REQUIRE(test::eventually([&] { return f.srv.stats().stream_closes.finished == 1; }));
+    test_client gone{f.srv.port()};
+    open_stream(gone, "/stream/g");
+    REQUIRE(gone.read_chunk() == std::optional<std::string>{"welcome g\n"});
+  } // both clients close their sockets
+  CHECK(test::eventually([&] { return f.srv.stats().stream_closes.client == 1; }));
+  auto s = f.srv.stats();
+  CHECK(s.stream_closes.finished == 1);
+  CHECK(s.stream_closes.slow_consumer == 0);
+  CHECK(s.streams == 0);
+}
+
+TEST_CASE("a stream the server ends by stopping is counted as stream_closes.server_stop",
+          "[http][stream][delivery][drain]") {
+  test::http_fixture f;
+  test_client c{f.srv.port()};
+  open_stream(c, "/stream/s");
+  REQUIRE(c.read_chunk() == std::optional<std::string>{"welcome s\n"});
+  f.srv.stop();
+  CHECK(c.wait_closed());
+  auto s = f.srv.stats();
+  CHECK(s.stream_closes.server_stop == 1);
+  CHECK(s.stream_closes.client == 0);
+  CHECK(s.streams == 0);
+}
+
+TEST_CASE("a stream that crashes after showing a resume reset does not show it again",
+          "[http][stream][delivery][crash]") {
+  // The restarted session registers again from where its predecessor was:
+  // once the client has seen the reset, that is after it, not the
+  // client's original id (which would earn the same reset a second time).
+  auto [sent_id, shown] = GENERATE(
+    std::pair<std::string, std::string>{"not-an-id", "unknown_id"},
+    std::pair<std::string, std::string>{"0123456789abcdef-5", "history_reset"});
+  CAPTURE(sent_id);
+  test::http_fixture f;
+  test::log_capture quiet{log::level::none};
+  test_client c{f.srv.port()};
+  open_stream(c, "/resume/k", "Last-Event-ID: " + sent_id + "\r\n");
+  REQUIRE(c.read_chunk() == retry_chunk);
+  REQUIRE(c.read_chunk()
+          == std::optional<std::string>{"event: reset\ndata: {\"reason\": \"" + shown
+                                        + "\", \"lost\": null}\n\n"});
+  REQUIRE(test::eventually([&] { return f.reg.lookup("k").size() == 1; }));
+  auto before = f.reg.lookup("k").front();
+  http::notify(before, "crash");
+  REQUIRE(test::eventually([&] {
+    auto now = f.reg.lookup("k");
+    return now.size() == 1 && now.front() != before;
+  }));
+  f.reg.send("k", "after");
+  auto ev = split_event(c.read_chunk());
+  CHECK(ev.rest == "data: after\n\n");
+  REQUIRE(ev.id);
+  CHECK(ev.id->seq == 1);
+  CHECK(f.srv.stats().crashes == 1);
+  CHECK(f.srv.stats().resets_sent == 1);
+}
