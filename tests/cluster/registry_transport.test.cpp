@@ -286,3 +286,46 @@ TEST_CASE("registry numbers an inbound broadcast in each key's own history", "[c
   CHECK(log.contains(ev("busy", {own.id.epoch, 3}, "mine")));
   CHECK(t->calls.back() == "broadcast mine");
 }
+
+TEST_CASE("registry resumes a client whose id the store has as its newest message with no reset",
+          "[cluster][registry][replay]") {
+  // What the store answers when the client saw everything (jetstream_store's
+  // newest-only shortcut): the client's own message, nothing after it.
+  event_log log;
+  node n{test::small_node()};
+  auto t = std::make_shared<recording_transport>();
+  registry reg{with(t)};
+  message_id seen{remote_epoch, 42};
+  REQUIRE(reg.register_process("k", spawn(n, session, &log, std::string{"p"}), seen));
+  REQUIRE(t->pending_fetch);
+  t->answer(std::vector<routed_message>{{seen, "seen"}});
+  CHECK(reg.send_local("k", "next", message_id{remote_epoch, 43}) == 1);
+  CHECK(log.pop() == ev("p", {remote_epoch, 43}, "next"));
+  CHECK_FALSE(log.pop(50ms));
+  CHECK(reg.stats().resets == 0);
+}
+
+TEST_CASE("registry places what the store has after a client's id behind that id when this node "
+          "still holds it",
+          "[cluster][registry][replay]") {
+  // The key has no process here: its messages sent through this node wait
+  // in its buffer. The client saw "one" on another node, which also got
+  // "two" from a third; back here, it must get "two" and "three", not take
+  // "two" (stored after "one") as seen because the buffer holds "one".
+  event_log log;
+  node n{test::small_node()};
+  auto t = std::make_shared<recording_transport>();
+  registry reg{with(t)};
+  auto one = reg.send_with_id("k", "one");
+  auto three = reg.send_with_id("k", "three");
+  REQUIRE(reg.register_process("k", spawn(n, session, &log, std::string{"p"}), one.id));
+  REQUIRE(t->pending_fetch);
+  t->answer(std::vector<routed_message>{{one.id, "one"}, {{remote_epoch, 5}, "two"}, {three.id, "three"}});
+  CHECK(log.pop() == ev("p", {remote_epoch, 5}, "two"));
+  CHECK(log.pop() == ev("p", three.id, "three"));
+  CHECK_FALSE(log.pop(50ms));
+  auto s = reg.stats();
+  CHECK(s.resets == 0);
+  CHECK(s.fetched == 1);
+  CHECK(s.pending == 0);
+}
