@@ -20,6 +20,13 @@
 #include "support/event_log.hpp"
 #include "support/test_node.hpp"
 
+namespace Catch {
+template <>
+struct StringMaker<libactor::message_id> {
+  static std::string convert(const libactor::message_id& id) { return libactor::to_string(id); }
+};
+} // namespace Catch
+
 namespace libactor::test::cluster_member {
 
 using namespace std::chrono_literals;
