@@ -55,7 +55,7 @@ struct alignas(64) received_counter {
 };
 
 caf::behavior receiver(process&, received_counter* received) {
-  return {[received](routed_atom, std::uint64_t, const std::string&) {
+  return {[received](routed_atom, const message_id&, const std::string&) {
     received->n.fetch_add(1, std::memory_order_relaxed);
   }};
 }
@@ -300,8 +300,9 @@ int main(int argc, char** argv) {
               median(variants[2].rates), median(js_ratio));
   // Replay across nodes: a registry with nothing for a key (node C) asks
   // JetStream for what a client missed. "recent": the client last saw a
-  // message just before a burst of 32 (a reconnect); "all": after id 0,
-  // everything the stream keeps for the key.
+  // message just before a burst of 32 (a reconnect), an exact replay;
+  // "all": an id that cannot be read, so everything the stream keeps for
+  // the key (after a reset).
   {
     registry_config c;
     c.sweep_interval = std::chrono::milliseconds{0};
@@ -317,7 +318,7 @@ int main(int argc, char** argv) {
     // What one key's replay can hold: the stream's per-key limit, and the
     // 256 messages a registry keeps pending per key.
     auto cap = std::min<std::uint64_t>(per_key == 0 ? ~std::uint64_t{0} : per_key, 256);
-    auto timed_replay = [&](std::uint64_t key, std::uint64_t after, std::uint64_t expected) {
+    auto timed_replay = [&](std::uint64_t key, message_id after, std::uint64_t expected) {
       auto p = spawn(node_b, receiver, &received);
       auto base = received.n.load();
       auto start = clock_type::now();
@@ -331,17 +332,15 @@ int main(int argc, char** argv) {
     auto kept_all = std::min<std::uint64_t>(cap, messages * static_cast<std::uint64_t>(rounds) / keys);
     auto kept_recent = std::min<std::uint64_t>(cap, burst);
     for (std::uint64_t k = 0; k < samples; ++k) {
-      auto ms_now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-      auto after = (static_cast<std::uint64_t>(ms_now) << 20) - 1;
-      auto base = received.n.load();
+      // The client's last message, then the burst it misses.
+      auto after = js.sender->send_with_id(k, payload).id;
+      auto base = received.n.load() + 1;
       for (std::uint64_t i = 0; i < burst; ++i)
         js.sender->send(k, payload);
       wait_received(received, base + burst); // B has them, so they are stored
       if (auto ms = timed_replay(k, after, kept_recent); ms >= 0)
         recent.push_back(ms);
-      if (auto ms = timed_replay(keys - 1 - k, 0, kept_all); ms >= 0)
+      if (auto ms = timed_replay(keys - 1 - k, message_id{}, kept_all); ms >= 0)
         all.push_back(ms);
     }
     if (!recent.empty())

@@ -6,6 +6,7 @@
 #include <limits>
 #include <random>
 #include <thread>
+#include <unordered_set>
 
 #include <caf/actor_cast.hpp>
 #include <caf/attachable.hpp>
@@ -773,36 +774,76 @@ void registry::state::end_hold(const registry_key& key, std::optional<message_id
     // client) already had; without it in the store, the client's position
     // is placed by `locate_locked` (a reset) and a process that gave none
     // gets live messages only.
-    auto from = fetched->begin();
-    if (fetch_after) {
-      auto pos = std::find_if(fetched->begin(), fetched->end(),
-                              [&](const routed_message& m) { return m.id == *fetch_after; });
-      from = pos == fetched->end() ? (last_seen ? fetched->begin() : fetched->end()) : pos + 1;
-    }
-    auto known = [&buf](const routed_message& m) {
-      auto same = [&m](const kept_message& k) { return k.id == m.id; };
-      return std::any_of(buf.pending.begin(), buf.pending.end(), same)
-             || std::any_of(buf.history.begin(), buf.history.end(), same);
+    auto anchor = fetched->end();
+    if (fetch_after)
+      anchor = std::find_if(fetched->begin(), fetched->end(),
+                            [&](const routed_message& m) { return m.id == *fetch_after; });
+    auto from = anchor != fetched->end() ? anchor + 1 : (last_seen ? fetched->begin() : fetched->end());
+    // By id, as a store may answer with many messages.
+    struct id_hash {
+      std::size_t operator()(const message_id& x) const noexcept {
+        return std::hash<std::uint64_t>{}(x.epoch ^ (x.seq * 0x9e3779b97f4a7c15ULL));
+      }
     };
+    using id_set = std::unordered_set<message_id, id_hash>;
+    id_set history_ids, pending_ids, merged_ids;
+    for (auto& m : buf.history)
+      history_ids.insert(m.id);
+    for (auto& m : buf.pending)
+      pending_ids.insert(m.id);
+    // Held messages up to the last one the store has at or before the
+    // anchor stay first: the client's position may be among them (a key
+    // kept here as a tombstone), and what the store has after it must come
+    // after it, or `locate_locked` would take it as already seen.
+    std::size_t keep_first = 0;
+    if (anchor != fetched->end()) {
+      id_set upto;
+      for (auto m = fetched->begin(); m != anchor + 1; ++m)
+        upto.insert(m->id);
+      for (std::size_t i = 0; i < buf.pending.size(); ++i)
+        if (upto.count(buf.pending.begin()[i].id) != 0)
+          keep_first = i + 1;
+    }
     auto now = cfg_.clock();
+    auto old_pending = buf.pending.size();
     kept_queue merged;
+    auto keep = [&](kept_message m) {
+      merged_ids.insert(m.id);
+      merged.push_back(std::move(m));
+    };
+    for (std::size_t i = 0; i < keep_first; ++i)
+      keep(std::move(buf.pending.begin()[i]));
+    // The client's own id, found in the store: kept ahead of what it missed
+    // so that `locate_locked` places it right after it (another node's id,
+    // which the local rules alone would answer with a reset).
+    if (last_seen && anchor != fetched->end() && pending_ids.count(anchor->id) == 0
+        && history_ids.count(anchor->id) == 0)
+      keep(kept_message{anchor->id, now, std::make_shared<const std::string>(anchor->payload)});
     std::size_t added = 0;
+    id_set taken;
     for (auto m = from; m != fetched->end(); ++m) {
       // The store may hold what this node already has: its own sends, or
-      // live messages that reached it after it subscribed.
-      if (!m->id.valid() || known(*m))
+      // live messages that reached it after it subscribed; a held one takes
+      // the store's place.
+      if (!m->id.valid() || history_ids.count(m->id) != 0 || merged_ids.count(m->id) != 0)
         continue;
       if (m->id.epoch != e.epoch)
         e.mixed = true;
-      merged.push_back(kept_message{m->id, now, std::make_shared<const std::string>(std::move(m->payload))});
-      ++added;
+      if (pending_ids.count(m->id) != 0)
+        taken.insert(m->id);
+      else
+        ++added;
+      keep(kept_message{m->id, now, std::make_shared<const std::string>(std::move(m->payload))});
     }
-    // Stored before anything held live here.
-    for (auto& m : buf.pending)
-      merged.push_back(std::move(m));
+    // Then what the store does not have yet, held live here.
+    for (std::size_t i = keep_first; i < buf.pending.size(); ++i) {
+      auto& m = buf.pending.begin()[i];
+      if (taken.count(m.id) == 0)
+        merged.push_back(std::move(m));
+    }
     buf.pending = std::move(merged);
     p.counters.fetched += added;
-    p.counters.pending += added;
+    p.counters.pending += buf.pending.size() - old_pending;
     while (buf.pending.size() > cfg_.max_pending) {
       buf.pending.pop_front();
       ++p.counters.dropped_overflow;

@@ -14,6 +14,7 @@
 
 #include "libactor/process.hpp"
 #include "libactor/registry.hpp"
+#include "support/cluster_member.hpp"
 #include "support/event_log.hpp"
 #include "support/log_capture.hpp"
 #include "support/nats_server.hpp"
@@ -23,108 +24,7 @@ using namespace libactor;
 using namespace std::chrono_literals;
 using test::event_log;
 
-namespace {
-
-/// Fixture protocol: records each routed message as "<name>|<id>|<payload>"
-/// ('|' because keys and payloads here contain ':' and '.').
-caf::behavior session(process&, event_log* log, std::string name) {
-  return {[log, name](routed_atom, std::uint64_t id, const std::string& payload) {
-    log->push(fmt::format("{}|{}|{}", name, id, payload));
-  }};
-}
-
-struct record {
-  std::uint64_t id;
-  std::string payload;
-};
-
-/// What process `name` received, in order.
-std::vector<record> received_by(const event_log& log, const std::string& name) {
-  std::vector<record> out;
-  for (auto& ev : log.snapshot()) {
-    auto bar1 = ev.find('|');
-    auto bar2 = ev.find('|', bar1 + 1);
-    if (ev.compare(0, bar1, name) == 0 && bar1 == name.size())
-      out.push_back(record{std::stoull(ev.substr(bar1 + 1, bar2 - bar1 - 1)), ev.substr(bar2 + 1)});
-  }
-  return out;
-}
-
-std::vector<std::string> payloads(const std::vector<record>& xs) {
-  std::vector<std::string> out;
-  for (auto& x : xs)
-    out.push_back(x.payload);
-  return out;
-}
-
-bool wait_received(const event_log& log, const std::string& name, std::size_t n) {
-  return test::eventually([&] { return received_by(log, name).size() >= n; });
-}
-
-bool has_payload(const event_log& log, const std::string& name, const std::string& payload) {
-  auto xs = payloads(received_by(log, name));
-  return std::find(xs.begin(), xs.end(), payload) != xs.end();
-}
-
-cluster::nats_config fast_config(const std::string& url, const std::string& name) {
-  cluster::nats_config cfg;
-  cfg.servers = {url};
-  cfg.node_name = name;
-  cfg.reconnect_wait = 50ms;
-  cfg.connect_timeout = 500ms;
-  cfg.request_timeout = 2'000ms;
-  return cfg;
-}
-
-registry_config quiet_registry(registry_mode mode = registry_mode::unique) {
-  registry_config cfg;
-  cfg.mode = mode;
-  cfg.sweep_interval = 0ms;
-  return cfg;
-}
-
-/// One node of the cluster: its own runtime, transport and registry, as if
-/// it were another OS process.
-struct member {
-  member(const std::string& url, const std::string& name, registry_config rc = quiet_registry(),
-         std::function<void(cluster::nats_config&)> tweak = {})
-    : transport(make_transport(url, name, tweak)), reg(with_transport(std::move(rc), transport)) {
-  }
-
-  static std::shared_ptr<cluster::nats_transport>
-  make_transport(const std::string& url, const std::string& name,
-                 const std::function<void(cluster::nats_config&)>& tweak) {
-    auto cfg = fast_config(url, name);
-    if (tweak)
-      tweak(cfg);
-    return std::make_shared<cluster::nats_transport>(cfg);
-  }
-
-  static registry_config with_transport(registry_config rc, std::shared_ptr<cluster::nats_transport> t) {
-    rc.transport = std::move(t);
-    return rc;
-  }
-
-  pid session_named(event_log& log, const std::string& name) {
-    return spawn(n, session, &log, name);
-  }
-
-  cluster::nats_stats stats() const { return transport->stats(); }
-
-  node n{test::small_node()};
-  std::shared_ptr<cluster::nats_transport> transport;
-  registry reg;
-};
-
-/// Every member connected and its subscriptions seen by the server, so that
-/// what is published next reaches them.
-template <class... Members>
-void settle(Members&... ms) {
-  for (auto* m : {&ms...})
-    REQUIRE(m->transport->wait_connected(test::deadline));
-}
-
-} // namespace
+using namespace test::cluster_member;
 
 // -- configuration and subjects -----------------------------------------------------
 
@@ -145,7 +45,7 @@ TEST_CASE("nats transport limits have their documented defaults", "[cluster]") {
   CHECK(cfg.stream_max_bytes == 256 * 1024 * 1024);
   CHECK(cfg.stream_replicas == 1);
   CHECK(cfg.request_timeout == 1'000ms);
-  CHECK(cfg.max_clock_skew == 2'000ms);
+  CHECK(cfg.max_inbound_payload == 1u << 20);
   CHECK(cfg.max_queued_fetches == 10'000);
 }
 
@@ -244,8 +144,13 @@ TEST_CASE("nats transport broadcast reaches every process of every node exactly 
     REQUIRE(test::eventually([&] { return has_payload(log, name, "marker"); }));
   for (auto& name : all)
     CHECK(payloads(received_by(log, name)) == std::vector<std::string>{"hello", "marker"});
-  // Key 1 lives on A and C: one id for the broadcast on both.
-  CHECK(received_by(log, "a1")[0].id == received_by(log, "c1")[0].id);
+  // Key 1 lives on A and C: each node numbered the broadcast in its own
+  // history of the key, so the two ids never collide.
+  auto on_a1 = received_by(log, "a1")[0].id;
+  auto on_c1 = received_by(log, "c1")[0].id;
+  CHECK(on_a1.valid());
+  CHECK(on_c1.valid());
+  CHECK(on_a1.epoch != on_c1.epoch);
   CHECK(a.stats().published == 1);
   CHECK(b.stats().received == 1);
 }
@@ -268,13 +173,17 @@ TEST_CASE("nats transport keeps one sender's order to a key on every node (1,000
     auto got = received_by(log, name);
     REQUIRE(got.size() == n);
     bool in_order = true;
-    bool ids_increase = true;
+    bool ids_contiguous = true;
+    // A numbered them in its history of the key, from 1 with no gap, and
+    // every node delivers them with those ids.
+    auto epoch = got[0].id.epoch;
     for (int i = 0; i < n; ++i) {
       in_order = in_order && got[i].payload == std::to_string(i);
-      ids_increase = ids_increase && (i == 0 || got[i].id > got[i - 1].id);
+      ids_contiguous = ids_contiguous && got[i].id == message_id{epoch, static_cast<std::uint64_t>(i) + 1};
     }
+    CHECK(epoch != 0);
     CHECK(in_order);
-    CHECK(ids_increase);
+    CHECK(ids_contiguous);
   }
   CHECK(c.stats().received == n);
 }
@@ -379,9 +288,15 @@ TEST_CASE("nats transport replays from JetStream what a process registering on a
   CHECK(payloads(on_b) == std::vector<std::string>{"e3", "e4", "e5", "e6"});
   for (int i = 0; i < 3; ++i)
     CHECK(on_b[i].id == on_a[i + 2].id);
+  // Exact: the client's id was found among the stored messages, so no reset.
+  CHECK_FALSE(r.reset);
+  CHECK(resets_of(log, "b").empty());
+  CHECK(b.reg.stats().resets == 0);
   CHECK(b.reg.stats().fetched == 3);
   CHECK(b.stats().fetches == 1);
-  CHECK(b.stats().fetched == 3);
+  // The store reads every message it keeps for the key; the registry
+  // takes those after the client's.
+  CHECK(b.stats().fetched == 5);
   // Nothing twice: B's replayed and live copies were merged by id.
   REQUIRE(test::eventually([&] { return has_payload(log, "a", "e6"); }));
   CHECK(received_by(log, "b").size() == 4);
@@ -442,6 +357,9 @@ TEST_CASE("nats transport without JetStream logs it once and replays from the lo
   a.reg.send("k", "m3");
   REQUIRE(wait_received(log, "b", 1));
   CHECK(payloads(received_by(log, "b")) == std::vector<std::string>{"m3"});
+  // B never had the key's history and could not ask: the client is told
+  // first, not left to believe it missed nothing.
+  CHECK(resets_of(log, "b") == std::vector<std::string>{"history_reset|-"});
   CHECK(b.stats().fetch_failures == 1);
   CHECK_FALSE(b.stats().jetstream);
   // A reconnection tries JetStream again, silently.
