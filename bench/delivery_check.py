@@ -7,7 +7,9 @@ and moves between nodes? And how long does a Last-Event-ID replay take?
    (`/events/<u>`); a sender posts M messages per user, round-robin, while a
    crasher posts `/crash/<u>` to random users. Variant `budget`: at most 3
    crashes per user per minute, so connections stay; variant `over`: bursts of
-   4-5 crashes to one user, so that connection is closed (crash budget). A
+   4-5 crashes to one user, so that connection is closed (crash budget); and
+   the same with `--replay 8` and readers that come back after 2 s (as a
+   browser's `retry:`), so that resets with an exact count occur. A
    reader whose connection closes reconnects with Last-Event-ID, as a browser
    does. After the sender finished and a settle time, every reader reconnects
    once more with its last id and collects what is left.
@@ -46,6 +48,7 @@ import threading
 import time
 
 HOST = "127.0.0.1"
+T0 = time.monotonic()
 
 
 # --------------------------------------------------------------- processes
@@ -253,9 +256,11 @@ class Reader:
         self.last_id = None
         self.conn = 0
         self.events = []      # (conn, id tuple, time read)
+        self.conn_info = {}   # conn -> (port, id handed over, time opened)
         self.resets = []      # (conn, last id handed over, reason, lost, time read)
         self.closes = 0       # connections the server ended
         self.moves = 0
+        self.reconnect_delay = 0.02
         self.ready = threading.Event()
         self.stop = False
         self.move_to = None
@@ -280,6 +285,7 @@ class Reader:
             raise ConnectionError(f"status {status}")
         self.conn += 1
         self.handed = self.last_id
+        self.conn_info[self.conn] = (self.port, self.last_id, time.monotonic())
         self.sock = s
         self.dec = Chunked()
         self.text = ""
@@ -358,7 +364,9 @@ class Reader:
             self.sock.close()
             if closed_by_server:
                 self.closes += 1
-                time.sleep(0.02)  # a browser waits `retry:`; kept short here
+                # A browser waits `retry:` (comet: 2 s); short by default,
+                # so that only the small-window variant outruns the window.
+                time.sleep(self.reconnect_delay)
 
     def start(self, deadline):
         self.thread = threading.Thread(target=self.run, args=(deadline,), daemon=True)
@@ -394,7 +402,8 @@ def account(sent, readers):
     """sent: user -> list of (id tuple, time the send began)."""
     tot = dict(users=len(readers), sent=0, received=0, duplicates=0, dup_after_reset=0, lost_reset_exact=0,
                missing_covered_exact=0, missing_covered_unknown=0, lost_silent=0, resets=0,
-               unknown_resets=0, exact_mismatch=0, closes=0, moves=0, reconnects=0)
+               unknown_resets=0, exact_mismatch=0, resets_node_seen_before=0, resets_handed_id_entered_here=0,
+               reconnects_foreign_id=0, lost_silent_no_id_yet=0, closes=0, moves=0, reconnects=0)
     reasons = {}
     silent = []
     for r in readers:
@@ -409,15 +418,26 @@ def account(sent, readers):
             if mid in seen and conn in reset_conns:
                 tot["dup_after_reset"] += 1
             seen[mid] = seen.get(mid, 0) + 1
-        sent_set = {m for m, _ in ids}
+        sent_set = {m for m, *_ in ids}
         tot["received"] += len([m for m in seen if m in sent_set])
         tot["duplicates"] += sum(c - 1 for c in seen.values())
         # First id of each epoch read on a connection after a given time.
         by_conn = {}
         for conn, mid, t in r.events:
             by_conn.setdefault(conn, []).append((t, mid))
+        entry = {m: p for m, _, p in ids}
+        for c, (port, handed, _) in r.conn_info.items():
+            # Reconnects handing over an id that entered at another node
+            # than the one reconnected to (a cluster's JetStream case).
+            if handed and handed in entry and entry[handed] != port:
+                tot["reconnects_foreign_id"] += 1
         for conn, handed, reason, lost, t in r.resets:
             reasons[reason] = reasons.get(reason, 0) + 1
+            port = r.conn_info.get(conn, (None,))[0]
+            if any(r.conn_info[c][0] == port for c in r.conn_info if c < conn):
+                tot["resets_node_seen_before"] += 1
+            if handed and entry.get(handed) == port:
+                tot["resets_handed_id_entered_here"] += 1
             tot["resets"] += 1
             if lost is None:
                 tot["unknown_resets"] += 1
@@ -429,7 +449,7 @@ def account(sent, readers):
                 if handed and after:
                     if after[0][1] - handed[1] - 1 != lost:
                         tot["exact_mismatch"] += 1
-        for mid, t_send in ids:
+        for mid, t_send, _ in ids:
             if mid in seen:
                 continue
             how = None
@@ -449,17 +469,34 @@ def account(sent, readers):
                 tot["missing_covered_unknown"] += 1
             else:
                 tot["lost_silent"] += 1
-                silent.append((r.user, f"{mid[0]}-{mid[1]}", r))
+                # A reconnect that had no id to hand over (the stream had read
+                # no message yet, so an EventSource sends no Last-Event-ID) is
+                # a fresh start: it gets what is still pending, and no reset.
+                if any(c > 1 and h is None and to > t_send for c, (_, h, to) in r.conn_info.items()):
+                    tot["lost_silent_no_id_yet"] += 1
+                silent.append((r.user, f"{mid[0]}-{mid[1]}", r, ids))
     return tot, reasons, silent
 
 
-def describe_silent(silent, limit=20):
+def describe_silent(silent, t0, limit=5):
+    """The whole story of a user with an id lost without a reset: what was
+    sent (entry port, time), each connection (port, id handed over) and what
+    it read, in order, times in ms from the run's start."""
     out = []
-    for user, mid, r in silent[:limit]:
-        got = [f"c{c}:{m[0][:4]}..-{m[1]}" for c, m, _ in r.events]
-        rs = [(c, f"{h[0][:4]}..-{h[1]}" if h else None, reason, lost) for c, h, reason, lost, _ in r.resets]
-        out.append(f"  {user} missing {mid}; resets {rs}; connections {r.conn}; "
-                   f"received (last 8) {got[-8:]}")
+    done = set()
+    for user, mid, r, ids in silent[:limit]:
+        if user in done:
+            continue
+        done.add(user)
+        out.append(f"  user {user}: missing {[m for u, m, *_ in silent if u == user]}")
+        short = lambda m: f"{m[0][:4]}-{m[1]}" if m else "none"
+        out.append("    sent: " + " ".join(f"{short(m)}@{p}/{(t - t0) * 1e3:.0f}" for m, t, p in ids))
+        for c in sorted(r.conn_info):
+            port, handed, topen = r.conn_info[c]
+            rs = [f"RESET {reason} {lost}" for cc, h, reason, lost, _ in r.resets if cc == c]
+            got = [short(m) + f"/{(t - t0) * 1e3:.0f}" for cc, m, t in r.events if cc == c]
+            out.append(f"    conn {c} port {port} opened {(topen - t0) * 1e3:.0f} handed {short(handed)}: "
+                       + " ".join(rs + got))
     return out
 
 
@@ -492,7 +529,7 @@ def sender(ports, users, messages, rate, sent, lock, deadline, tag):
                 failures += 1
                 continue
             with lock:
-                sent.setdefault(u, []).append((parse_id(mid), t_send))
+                sent.setdefault(u, []).append((parse_id(mid), t_send, port))
     for c in clients.values():
         c.close()
     return failures
@@ -545,11 +582,13 @@ def msum(ms, prefix):
     return sum(v for k, v in ms.items() if k == prefix or k.startswith(prefix + "{"))
 
 
-def run_storm(args, procs, mode):
-    port = procs.start_comet(args.build, "--allow-crash", "--replay", str(args.replay))
+def run_storm(args, procs, mode, replay=None, reconnect_delay=0.02):
+    port = procs.start_comet(args.build, "--allow-crash", "--replay", str(replay or args.replay))
     users = [f"s{mode}{i}" for i in range(args.users)]
     deadline = time.monotonic() + args.time_limit
     readers = [Reader(u, [port]) for u in users]
+    for r in readers:
+        r.reconnect_delay = reconnect_delay
     for r in readers:
         r.start(deadline)
     for r in readers:
@@ -697,6 +736,8 @@ def main():
     ap.add_argument("--send-rate", type=float, default=1000, help="messages per second, all users")
     ap.add_argument("--crash-rate", type=float, default=40, help="crash requests per second (budget variant)")
     ap.add_argument("--replay", type=int, default=64, help="comet --replay for parts 1 and 2")
+    ap.add_argument("--small-replay", type=int, default=8,
+                    help="comet --replay of part 1's third run, whose readers reconnect after 2 s")
     ap.add_argument("--moves", type=int, default=3, help="moves per stream in part 2")
     ap.add_argument("--settle", type=float, default=2.0)
     ap.add_argument("--idle", type=float, default=1.5, help="the last collection ends after this long idle")
@@ -715,7 +756,9 @@ def main():
         runs = []
         if 1 in parts:
             runs += [("1 crash storm, within budget", lambda: run_storm(args, procs, "budget")),
-                     ("1 crash storm, over budget", lambda: run_storm(args, procs, "over"))]
+                     ("1 crash storm, over budget", lambda: run_storm(args, procs, "over")),
+                     (f"1 crash storm, over budget, --replay {args.small_replay}, reconnect after 2 s",
+                      lambda: run_storm(args, procs, "over", args.small_replay, 2.0))]
         if 2 in parts:
             runs.append(("2 three nodes, moving streams", lambda: run_cluster(args, procs)))
         for name, fn in runs:
@@ -725,11 +768,11 @@ def main():
             print("   resets by reason: " + (", ".join(f"{k}={v}" for k, v in sorted(reasons.items())) or "none"))
             if silent:
                 print(f"   LOST WITHOUT A RESET: {len(silent)} ids")
-                for line in describe_silent(silent):
+                for line in describe_silent(silent, T0):
                     print(line)
             sys.stdout.flush()
             rows.append((name, tot, reasons))
-            any_silent += [(name, u, m) for u, m, _ in silent]
+            any_silent += [(name, u, m) for u, m, *_ in silent]
         replay = {}
         if 3 in parts:
             for kind, chunked in (("SSE Last-Event-ID", False), ("chunked ?last_event_id=", True)):
@@ -750,14 +793,14 @@ def main():
         print()
         if rows:
             print("| run | users | sent | received | dup | closes / moves | resets (by reason) | lost in resets "
-                  "(exact; unknown-count resets) | **lost without a reset** |")
+                  "(exact; unknown-count resets) | **lost without a reset** (of which: reconnect had no id yet) |")
             print("|---|---|---|---|---|---|---|---|---|")
             for name, t, reasons in rows:
                 rs = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())) or "0"
                 cm = f"{t['closes']} / {t['moves']}"
                 print(f"| {name} | {t['users']} | {t['sent']} | {t['received']} | {t['duplicates']} | {cm} | "
                       f"{t['resets']} ({rs}) | {t['lost_reset_exact']}; {t['unknown_resets']} | "
-                      f"**{t['lost_silent']}** |")
+                      f"**{t['lost_silent']}** ({t['lost_silent_no_id_yet']}) |")
             print()
         if replay:
             print("| replay of 1,000 messages after a reconnect (`--replay 1000`) | median of "
