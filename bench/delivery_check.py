@@ -792,14 +792,14 @@ def main():
               f"{time.strftime('%Y-%m-%d')}, commit {commit()}, {os.cpu_count()} cores, loopback.")
         print()
         if rows:
-            print("| run | users | sent | received | dup | closes / moves | resets (by reason) | lost in resets "
-                  "(exact; unknown-count resets) | **lost without a reset** (of which: reconnect had no id yet) |")
-            print("|---|---|---|---|---|---|---|---|---|")
+            print("| run | users | sent | received | duplicates (after a reset) | closes / moves | resets by reason "
+                  "| lost in exact resets | resets with unknown count | **lost without a reset** (reconnect had no id yet) |")
+            print("|---|---|---|---|---|---|---|---|---|---|")
             for name, t, reasons in rows:
                 rs = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())) or "0"
                 cm = f"{t['closes']} / {t['moves']}"
-                print(f"| {name} | {t['users']} | {t['sent']} | {t['received']} | {t['duplicates']} | {cm} | "
-                      f"{t['resets']} ({rs}) | {t['lost_reset_exact']}; {t['unknown_resets']} | "
+                print(f"| {name} | {t['users']} | {t['sent']} | {t['received']} | {t['duplicates']} "
+                      f"({t['dup_after_reset']}) | {cm} | {rs} | {t['lost_reset_exact']} | {t['unknown_resets']} | "
                       f"**{t['lost_silent']}** ({t['lost_silent_no_id_yet']}) |")
             print()
         if replay:
