@@ -42,7 +42,7 @@ std::optional<message_id> parse_message_id(std::string_view text) noexcept {
   if (seq.size() > 1 && seq.front() == '0')
     return std::nullopt;
   auto r = std::from_chars(seq.data(), seq.data() + seq.size(), id.seq);
-  if (r.ec != std::errc{} || r.ptr != seq.data() + seq.size() || !id.valid())
+  if (r.ec != std::errc{} || r.ptr != seq.data() + seq.size() || !id.position())
     return std::nullopt;
   return id;
 }

@@ -299,23 +299,29 @@ register_result registry::state::add(const registry_key& key, const pid& who,
     if (first)
       ++p.counters.keys;
     ++p.counters.registrations;
-    // The newest message this process will not be sent. Without last_seen,
-    // kept messages that were never delivered (pending) come to it, and
-    // everything before them went to others.
+    // The position this process starts from: the newest message it will
+    // not be sent. Without last_seen, kept messages that were never
+    // delivered (pending) come to it, and everything before them went to
+    // others. A key without a history gets one now, so that even a process
+    // that has seen nothing has a position (`<epoch>-0`, the start) its
+    // client can resume from.
+    if (e.epoch == 0) {
+      e.epoch = new_epoch();
+      e.last_seq = 0;
+    }
     if (last_seen) {
       result.baseline = last_seen;
+    } else if (e.buffer && !e.buffer->pending.empty()) {
+      auto& h = e.buffer->history;
+      auto front = e.buffer->pending.front().id;
+      if (!h.empty())
+        result.baseline = h.begin()[h.size() - 1].id;
+      else if (front.epoch == e.epoch)
+        result.baseline = message_id{front.epoch, front.seq - 1};
     } else if (e.last_routed.valid()) {
       result.baseline = e.last_routed;
-      if (e.buffer && !e.buffer->pending.empty()) {
-        auto& h = e.buffer->history;
-        auto front = e.buffer->pending.front().id;
-        if (!h.empty())
-          result.baseline = h.begin()[h.size() - 1].id;
-        else if (front.seq > 1)
-          result.baseline = message_id{front.epoch, front.seq - 1};
-        else
-          result.baseline.reset();
-      }
+    } else {
+      result.baseline = message_id{e.epoch, e.last_seq};
     }
     if (first && transport_ != nullptr && (last_seen || e.retired.valid())) {
       // This node did not hear the key before now: ask the cluster's store
@@ -630,6 +636,8 @@ registry::state::resume_plan registry::state::locate_locked(const key_entry& e,
   auto newest_run = [&](std::uint64_t stop) {
     auto want = e.last_seq;
     std::size_t first = total;
+    if (want == stop)
+      return std::pair{stop == 0 ? std::size_t{0} : total, want};
     for (std::size_t i = total; i-- > 0 && want > stop;) {
       auto& id = at(i).id;
       if (id.epoch != e.epoch)
@@ -639,10 +647,13 @@ registry::state::resume_plan registry::state::locate_locked(const key_entry& e,
       first = i;
       --want;
     }
+    // The whole history is kept: other nodes' messages before it too.
+    if (stop == 0 && want == 0)
+      first = 0;
     return std::pair{first, want};
   };
   resume_plan plan;
-  if (!seen.valid()) {
+  if (!seen.position()) {
     // The client sent an id that could not be read: what is kept.
     plan.reset = replay_reset{reset_reason::unknown_id, std::nullopt};
     plan.start = e.epoch == 0 ? 0 : newest_run(0).first;

@@ -72,10 +72,20 @@ TEST_CASE("a message id is not read from anything to_string would not have writt
                        "9f3a0c21d4e7b815-100000000000000000000",
                        "9f3a0c21d4e7b815-18446744073709551616",
                        "9f3a0c21d4e7b815-99999999999999999999",
-                       // epoch 0 and seq 0 are "no id"
-                       "0000000000000000-5", "9f3a0c21d4e7b815-0", "0000000000000000-0");
+                       // epoch 0 is "no id"
+                       "0000000000000000-5", "0000000000000000-0");
   CAPTURE(text);
   CHECK_FALSE(parse_message_id(text));
+}
+
+TEST_CASE("seq 0 reads back as the start of a history, a position that names no message",
+          "[message_id]") {
+  auto start = parse_message_id("9f3a0c21d4e7b815-0");
+  REQUIRE(start);
+  CHECK(start->position());
+  CHECK_FALSE(start->valid());
+  CHECK(to_string(*start) == "9f3a0c21d4e7b815-0");
+  CHECK_FALSE(parse_message_id("9f3a0c21d4e7b815-00"));
 }
 
 TEST_CASE("a message id is valid only with an epoch and a seq", "[message_id]") {

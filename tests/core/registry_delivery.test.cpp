@@ -606,8 +606,18 @@ TEST_CASE("registry reports as baseline the newest message a registering process
   SECTION("everything kept is pending: it gets all from the first") {
     send_n(reg, "k", 3);
     auto r = reg.register_process("k", spawn(n, session, &log, std::string{"k"}));
-    CHECK_FALSE(r.baseline);
+    // The start of the history: seq 0 names no message.
+    REQUIRE(r.baseline);
+    CHECK(r.baseline->position());
+    CHECK(r.baseline->seq == 0);
     CHECK(r.delivered == 3);
+    CHECK(pop_n(log, 3) == lines{"k:1:m1", "k:2:m2", "k:3:m3"});
+  }
+  SECTION("a key with no history yet: the start of the one it now gets") {
+    auto r = reg.register_process("k", spawn(n, session, &log, std::string{"k"}));
+    REQUIRE(r.baseline);
+    CHECK(r.baseline->seq == 0);
+    CHECK(reg.send_with_id("k", "first").id == message_id{r.baseline->epoch, 1});
   }
   SECTION("delivered before, pending since: it gets the pending ones") {
     auto ids = delivered_then_left(n, log, reg, "k", 3);

@@ -263,10 +263,12 @@ TEST_CASE("comet attack: a client that half-closes after pipelining gets every a
           "close",
           "[examples][comet][attack]") {
   comet_process srv;
-  test_client c{srv.port};
   // A small receive buffer and the page's answers (2 KB each): most answers
-  // are still queued in the server when it reads the end of the input.
-  c.set_receive_buffer(4096);
+  // are still queued in the server when it reads the end of the input. Set
+  // before connecting: shrunk after the handshake, the window the server was
+  // promised is taken back, and each answer then waits for a delayed ACK
+  // (measured: 2,000 answers in 110-130 s instead of well under one).
+  test_client c{srv.port, receive_buffer{4096}};
   std::string batch;
   for (int i = 0; i < 2000; ++i)
     batch += "GET / HTTP/1.1\r\nHost: t\r\n\r\n";

@@ -275,7 +275,7 @@ TEST_CASE("SSE events carry ids and Last-Event-ID replays what was missed", "[ht
     auto head = c.read_until("\r\n\r\n");
     REQUIRE(head);
     CHECK(head->find("text/event-stream") != std::string::npos);
-    REQUIRE(c.read_chunk() == retry_chunk);
+    REQUIRE(read_sse_opening(c));
     auto sent = f.reg.send_with_id("carol", "first");
     auto ev = split_event(c.read_chunk());
     REQUIRE(ev.id);
@@ -290,7 +290,7 @@ TEST_CASE("SSE events carry ids and Last-Event-ID replays what was missed", "[ht
   test_client again{f.srv.port()};
   again.send(get("/events/carol", "Last-Event-ID: " + to_string(first) + "\r\n"));
   REQUIRE(again.read_until("\r\n\r\n"));
-  REQUIRE(again.read_chunk() == retry_chunk);
+  REQUIRE(read_sse_opening(again));
   auto second = split_event(again.read_chunk());
   REQUIRE(second.id);
   CHECK(*second.id == message_id{first.epoch, 2});
@@ -308,7 +308,7 @@ TEST_CASE("an SSE heartbeat is a comment framed as a chunk, and the stream goes 
   test_client c{f.srv.port()};
   c.send(get("/beat/dora"));
   REQUIRE(c.read_until("\r\n\r\n"));
-  REQUIRE(c.read_chunk() == retry_chunk);
+  REQUIRE(read_sse_opening(c));
   // A heartbeat written outside the chunk framing would break the stream
   // here: read_chunk fails on anything that is not a chunk.
   CHECK(c.read_chunk() == std::optional<std::string>{": tick\n\n"});
@@ -334,7 +334,7 @@ TEST_CASE("notify reaches a stream's on_info hook, and a throwing hook restarts 
   test_client c{f.srv.port()};
   c.send(get("/beat/erin"));
   REQUIRE(c.read_until("\r\n\r\n"));
-  REQUIRE(c.read_chunk() == retry_chunk);
+  REQUIRE(read_sse_opening(c));
   REQUIRE(test::eventually([&] { return f.reg.lookup("erin").size() == 1; }));
   auto next_non_tick = [&c]() -> std::optional<std::string> {
     for (int i = 0; i < 1000; ++i) {

@@ -9,7 +9,9 @@
 
 #include "libactor/http/server.hpp"
 #include "libactor/registry.hpp"
+#include "libactor/message_id.hpp"
 #include "support/event_log.hpp"
+#include "support/test_client.hpp"
 #include "support/test_node.hpp"
 
 namespace libactor::test {
@@ -110,5 +112,18 @@ struct http_fixture {
   registry reg;
   http::server srv;
 };
+
+/// What an SSE stream with a key sends before any event: its `retry:`
+/// advice (server_options::sse_retry), then its starting position, an `id:`
+/// with no data (a browser keeps it as its last event id and dispatches
+/// nothing). Returns that position; nullopt if either is missing.
+inline std::optional<message_id> read_sse_opening(test_client& c, const std::string& retry = "retry: 2000\n\n") {
+  if (!retry.empty() && c.read_chunk() != std::optional<std::string>{retry})
+    return std::nullopt;
+  auto start = c.read_chunk();
+  if (!start || start->rfind("id: ", 0) != 0 || start->find("data:") != std::string::npos)
+    return std::nullopt;
+  return parse_message_id(start->substr(4, start->find('\n') - 4));
+}
 
 } // namespace libactor::test

@@ -66,6 +66,13 @@ public:
       if (line.empty()) {
         if (!any_)
           continue;
+        if (!has_data_) {
+          // No data: a browser dispatches nothing, but keeps the id (a
+          // stream's announced start position).
+          ev_ = {};
+          any_ = false;
+          continue;
+        }
         ++events_;
         auto out = std::move(ev_);
         ev_ = {};
@@ -84,6 +91,7 @@ public:
       }
       if (name == "id") {
         ev_.id = value;
+        last_event_id_ = value;
         any_ = true;
       } else if (name == "event") {
         ev_.event = value;
@@ -102,6 +110,10 @@ public:
 
   /// True once the server has closed the stream.
   bool closed() { return c_.wait_closed(std::chrono::milliseconds{0}); }
+
+  /// What a browser would send back as `Last-Event-ID`: the last `id:` field
+  /// read, in an event or on its own (empty: none yet).
+  const std::string& last_event_id() const { return last_event_id_; }
 
   /// The value of the first `retry:` field read, if any.
   const std::optional<std::string>& retry() const { return retry_; }
@@ -137,6 +149,7 @@ private:
   bool has_data_ = false;
   std::size_t events_ = 0;
   std::optional<std::string> retry_;
+  std::string last_event_id_;
   std::optional<std::size_t> retry_events_before_;
 };
 

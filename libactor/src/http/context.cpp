@@ -75,6 +75,7 @@ void context::start_sse(std::shared_ptr<const stream_hooks> hooks) {
     // Once, before any message: how long the browser waits to reconnect.
     write_chunk("retry: " + std::to_string(retry.count()) + "\n\n");
   }
+  detail::announce_position(self_, st_);
 }
 
 void context::write_chunk(std::string_view data) {
@@ -150,6 +151,7 @@ bool context::subscribe(registry& reg, const registry_key& key, std::optional<me
   // handled) are sent again.
   if (!st_.last_id)
     st_.last_id = r.baseline;
+  detail::announce_position(self_, st_);
   return r.ok();
 }
 

@@ -567,6 +567,7 @@ void complete_response(process& self, session_state& st) {
     st.hooks.reset();
     st.last_id.reset();
     st.gap = 0;
+    st.announced = false;
     if (st.discarded_input) // what the client sent meanwhile is lost: no next request
       st.current.keep_alive = false;
   }
@@ -642,6 +643,14 @@ void end_session(process& self, session_state& st, exit_reason reason, stream_cl
   st.now = phase::closing;
   st.conn->close();
   self.exit(std::move(reason));
+}
+
+void announce_position(process& self, session_state& st) {
+  if (st.announced || st.stream != stream_kind::sse || !st.key || !st.last_id || !st.last_id->position())
+    return;
+  st.announced = true;
+  context ctx{st, self, nullptr};
+  ctx.write_chunk("id: " + to_string(*st.last_id) + "\n\n");
 }
 
 void hold_until_reachable(process& self, session_state& st) {

@@ -38,6 +38,12 @@ void end_session(process& self, session_state& st, exit_reason reason,
 /// registry with a transport): `reachable_atom` releases it.
 void hold_until_reachable(process& self, session_state& st);
 
+/// An SSE stream with a key tells its client where it starts: an `id:`
+/// field with no data (a browser keeps it as its last event id and
+/// dispatches nothing), so that a client whose connection drops before its
+/// first message still resumes from a position. Once per stream.
+void announce_position(process& self, session_state& st);
+
 /// The open stream ends for `cause`: uncounted as open, counted as closed.
 void stream_ended(session_state& st, stream_close_cause cause);
 

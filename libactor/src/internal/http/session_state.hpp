@@ -100,6 +100,8 @@ struct session_state {
   /// that every node reaches the key (`registry::when_reachable`): a client
   /// that has a stream's first bytes can count on delivery from any node.
   bool output_held = false;
+  /// The stream told its client its starting position (`announce_position`).
+  bool announced = false;
   std::uint64_t ticks = 0;
 
   /// The timer wheel entry; shares this state's lifetime (aliasing pointer).
