@@ -606,6 +606,10 @@ std::size_t registry::state::broadcast(const std::string& payload) {
     for (auto& [key, e] : p.keys) {
       if (!e.procs.empty() || e.touched > recent)
         n += route_locked(p, e, payload_source{shared}, assign_id(e), wake, false);
+      else if (e.epoch != 0)
+        // Not kept, but numbered: a client of that history that comes back
+        // before the key is swept away is told of it (a gap in its seqs).
+        ++e.last_seq;
     }
   }
   return n;
@@ -653,10 +657,20 @@ registry::state::resume_plan registry::state::locate_locked(const key_entry& e,
     return std::pair{first, want};
   };
   resume_plan plan;
+  // A reset for a client this node cannot place: then the newest unbroken
+  // run of its own history (everything kept if it holds it whole), and the
+  // position just before that run.
+  auto reset_to_newest = [&](reset_reason why) {
+    plan.reset = replay_reset{why, std::nullopt};
+    if (e.epoch == 0)
+      return;
+    auto [first, below] = newest_run(0);
+    plan.start = first;
+    plan.reset->position = message_id{e.epoch, below};
+  };
   if (!seen.position()) {
     // The client sent an id that could not be read: what is kept.
-    plan.reset = replay_reset{reset_reason::unknown_id, std::nullopt};
-    plan.start = e.epoch == 0 ? 0 : newest_run(0).first;
+    reset_to_newest(reset_reason::unknown_id);
     return plan;
   }
   std::optional<std::size_t> found;
@@ -675,21 +689,35 @@ registry::state::resume_plan registry::state::locate_locked(const key_entry& e,
     }
     // Another history: the key was forgotten since, or this registry is
     // new (a restart), or the id is another node's that is not kept here.
-    plan.reset = replay_reset{reset_reason::history_reset, std::nullopt};
-    plan.start = e.epoch == 0 ? 0 : newest_run(0).first;
+    reset_to_newest(reset_reason::history_reset);
     return plan;
   }
   if (seen.seq > e.last_seq) {
-    plan.reset = replay_reset{reset_reason::unknown_id, std::nullopt};
-    plan.start = newest_run(0).first;
+    reset_to_newest(reset_reason::unknown_id);
     return plan;
   }
-  // What the client missed is exactly seen.seq + 1 .. last_seq.
+  if (found) {
+    // Kept here: the client's place in this node's order is exact (other
+    // nodes' messages after it included). Own messages after it that are no
+    // longer kept are counted below.
+    auto [tail, want] = newest_run(seen.seq);
+    (void) tail;
+    plan.start = *found + 1;
+    if (want == seen.seq)
+      return plan;
+  } else if (e.mixed) {
+    // Not kept, and other nodes' messages reached the key: some may have
+    // come after the client's id, and nothing here says which. Everything
+    // kept, after a reset that cannot count.
+    plan.reset = replay_reset{reset_reason::window_exceeded, std::nullopt};
+    plan.start = 0;
+    return plan;
+  }
+  // What the client missed of this node's history is exactly
+  // seen.seq + 1 .. last_seq.
   auto [tail, want] = newest_run(seen.seq);
   if (want == seen.seq) {
-    // Everything missed is kept: from just after the client's message
-    // (other nodes' messages after it included), or the first missed one.
-    plan.start = found ? *found + 1 : tail;
+    plan.start = tail; // everything missed is kept: from the first missed one
     return plan;
   }
   plan.start = tail;
@@ -697,7 +725,7 @@ registry::state::resume_plan registry::state::locate_locked(const key_entry& e,
   // Messages from other nodes may be missing too, uncounted.
   if (!e.mixed)
     lost = want - seen.seq;
-  plan.reset = replay_reset{reset_reason::window_exceeded, lost};
+  plan.reset = replay_reset{reset_reason::window_exceeded, lost, message_id{e.epoch, want}};
   return plan;
 }
 
@@ -779,82 +807,77 @@ void registry::state::end_hold(const registry_key& key, std::optional<message_id
   auto& e = i->second;
   auto& buf = *e.buffer;
   --buf.holds;
+  // Where the process resumes once the store has answered: after
+  // `last_seen` by the local rules, or, when the store shows that id, right
+  // after it in the store's order (no reset).
+  std::optional<message_id> resume = last_seen;
   if (fetched != nullptr && !fetched->empty()) {
     // The store answers with every message it holds for the key, in the
-    // order it stored them. What came up to `fetch_after` this node (or the
-    // client) already had; without it in the store, the client's position
-    // is placed by `locate_locked` (a reset) and a process that gave none
-    // gets live messages only.
-    auto anchor = fetched->end();
-    if (fetch_after)
-      anchor = std::find_if(fetched->begin(), fetched->end(),
-                            [&](const routed_message& m) { return m.id == *fetch_after; });
-    auto from = anchor != fetched->end() ? anchor + 1 : (last_seen ? fetched->begin() : fetched->end());
-    // By id, as a store may answer with many messages.
+    // order it stored them.
     struct id_hash {
       std::size_t operator()(const message_id& x) const noexcept {
         return std::hash<std::uint64_t>{}(x.epoch ^ (x.seq * 0x9e3779b97f4a7c15ULL));
       }
     };
     using id_set = std::unordered_set<message_id, id_hash>;
-    id_set history_ids, pending_ids, merged_ids;
-    for (auto& m : buf.history)
-      history_ids.insert(m.id);
-    for (auto& m : buf.pending)
-      pending_ids.insert(m.id);
-    // Held messages up to the last one the store has at or before the
-    // anchor stay first: the client's position may be among them (a key
-    // kept here as a tombstone), and what the store has after it must come
-    // after it, or `locate_locked` would take it as already seen.
-    std::size_t keep_first = 0;
-    if (anchor != fetched->end()) {
-      id_set upto;
-      for (auto m = fetched->begin(); m != anchor + 1; ++m)
-        upto.insert(m->id);
-      for (std::size_t i = 0; i < buf.pending.size(); ++i)
-        if (upto.count(buf.pending.begin()[i].id) != 0)
-          keep_first = i + 1;
-    }
+    auto anchor = fetched->end();
+    if (fetch_after)
+      anchor = std::find_if(fetched->begin(), fetched->end(),
+                            [&](const routed_message& m) { return m.id == *fetch_after; });
     auto now = cfg_.clock();
     auto old_pending = buf.pending.size();
+    id_set pending_ids;
+    for (auto& m : buf.pending)
+      pending_ids.insert(m.id);
     kept_queue merged;
-    auto keep = [&](kept_message m) {
-      merged_ids.insert(m.id);
-      merged.push_back(std::move(m));
-    };
-    for (std::size_t i = 0; i < keep_first; ++i)
-      keep(std::move(buf.pending.begin()[i]));
-    // The client's own id, found in the store: kept ahead of what it missed
-    // so that `locate_locked` places it right after it (another node's id,
-    // which the local rules alone would answer with a reset).
-    if (last_seen && anchor != fetched->end() && pending_ids.count(anchor->id) == 0
-        && history_ids.count(anchor->id) == 0)
-      keep(kept_message{anchor->id, now, std::make_shared<const std::string>(anchor->payload)});
     std::size_t added = 0;
-    id_set taken;
-    for (auto m = from; m != fetched->end(); ++m) {
-      // The store may hold what this node already has: its own sends, or
-      // live messages that reached it after it subscribed; a held one takes
-      // the store's place.
-      if (!m->id.valid() || history_ids.count(m->id) != 0 || merged_ids.count(m->id) != 0)
-        continue;
-      if (m->id.epoch != e.epoch)
+    auto take = [&](routed_message& m) {
+      if (m.id.epoch != e.epoch)
         e.mixed = true;
-      if (pending_ids.count(m->id) != 0)
-        taken.insert(m->id);
-      else
+      if (pending_ids.count(m.id) == 0)
         ++added;
-      keep(kept_message{m->id, now, std::make_shared<const std::string>(std::move(m->payload))});
-    }
-    // Then what the store does not have yet, held live here.
-    for (std::size_t i = keep_first; i < buf.pending.size(); ++i) {
-      auto& m = buf.pending.begin()[i];
-      if (taken.count(m.id) == 0)
-        merged.push_back(std::move(m));
+      merged.push_back(kept_message{m.id, now, std::make_shared<const std::string>(std::move(m.payload))});
+    };
+    if (anchor != fetched->end()) {
+      // Placed by the store: what follows the id there is exactly what was
+      // missed, in the store's order, whatever this node's history holds
+      // (its own view, older or the same). Held messages the store shows
+      // at or before the id were had; those it shows after are taken from
+      // it; those it does not show yet came after everything it has.
+      id_set stored;
+      for (auto& m : *fetched)
+        stored.insert(m.id);
+      for (auto m = anchor + 1; m != fetched->end(); ++m)
+        if (m->id.valid())
+          take(*m);
+      for (auto& m : buf.pending)
+        if (stored.count(m.id) == 0)
+          merged.push_back(std::move(m));
+      resume.reset(); // everything pending now is what it missed
+    } else {
+      // Not in the store: a process with a client id is placed by the
+      // local rules (`locate_locked`: a reset) among the store's messages
+      // and those held here; one without an id gets live messages only.
+      id_set history_ids;
+      for (auto& m : buf.history)
+        history_ids.insert(m.id);
+      id_set taken;
+      if (last_seen) {
+        for (auto& m : *fetched) {
+          if (!m.id.valid() || history_ids.count(m.id) != 0 || taken.count(m.id) != 0)
+            continue;
+          taken.insert(m.id);
+          take(m);
+        }
+      }
+      for (auto& m : buf.pending)
+        if (taken.count(m.id) == 0)
+          merged.push_back(std::move(m));
     }
     buf.pending = std::move(merged);
     p.counters.fetched += added;
-    p.counters.pending += buf.pending.size() - old_pending;
+    p.counters.pending += buf.pending.size();
+    p.counters.pending -= old_pending;
     while (buf.pending.size() > cfg_.max_pending) {
       buf.pending.pop_front();
       ++p.counters.dropped_overflow;
@@ -862,7 +885,7 @@ void registry::state::end_hold(const registry_key& key, std::optional<message_id
     }
   }
   if (buf.holds == 0 && !e.procs.empty()) {
-    release_kept_locked(p, e, who, last_seen);
+    release_kept_locked(p, e, who, resume);
   } else if (buf.empty()) {
     e.buffer.reset();
   }

@@ -368,3 +368,48 @@ TEST_CASE("registry delivers once a message that reached a key it only kept as a
   CHECK(s.pending == 0);
   CHECK(s.fetched == 0); // the store had nothing this node did not
 }
+
+TEST_CASE("registry never takes a client whose own newest message it keeps no more for up to date "
+          "when other nodes' messages came after it",
+          "[cluster][registry][replay]") {
+  // Review finding: a client on this node saw its own b1, then 70 messages
+  // from another node arrived (the replay window keeps the last 64 of
+  // them, not b1). Counting this node's seqs alone, b1 is the newest: the
+  // client was taken as up to date and lost everything after it silently.
+  event_log log;
+  node n{test::small_node()};
+  auto t = std::make_shared<recording_transport>();
+  auto cfg = with(t, 64);
+  cfg.mode = registry_mode::duplicate; // tabs
+  registry reg{cfg};
+  auto first = spawn(n, session, &log, std::string{"first"});
+  REQUIRE(reg.register_process("x", first));
+  auto b1 = reg.send_with_id("x", "b1").id;
+  std::vector<routed_message> store{{b1, "b1"}};
+  for (std::uint64_t i = 1; i <= 70; ++i) {
+    message_id a{remote_epoch, i};
+    reg.send_local("x", "a" + std::to_string(i), a);
+    store.push_back({a, "a" + std::to_string(i)});
+  }
+  REQUIRE(log.wait_count(71));
+  for (int i = 0; i < 71; ++i)
+    log.pop();
+  SECTION("the store has the client's id: exactly what followed it there, no reset") {
+    REQUIRE(reg.unregister_process("x", first));
+    REQUIRE(reg.register_process("x", spawn(n, session, &log, std::string{"next"}), b1));
+    REQUIRE(t->pending_fetch);
+    t->answer(store);
+    for (std::uint64_t i = 1; i <= 70; ++i)
+      REQUIRE(log.pop() == ev("next", {remote_epoch, i}, "a" + std::to_string(i)));
+    CHECK_FALSE(log.pop(50ms));
+    CHECK(reg.stats().resets == 0);
+  }
+  SECTION("another tab holds the key here, nothing is fetched: a reset, then what is kept") {
+    REQUIRE(reg.register_process("x", spawn(n, session, &log, std::string{"next"}), b1));
+    REQUIRE_FALSE(t->pending_fetch);
+    CHECK(log.pop() == "next:reset:window_exceeded");
+    for (std::uint64_t i = 7; i <= 70; ++i)
+      REQUIRE(log.pop() == ev("next", {remote_epoch, i}, "a" + std::to_string(i)));
+    CHECK_FALSE(log.pop(50ms));
+  }
+}

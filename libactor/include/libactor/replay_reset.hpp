@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "libactor/message_id.hpp"
+
 namespace libactor {
 
 enum class reset_reason : std::uint8_t {
@@ -35,7 +37,15 @@ struct replay_reset {
   /// Messages lost between the client's id and the first one delivered
   /// after the reset; nullopt when that cannot be known.
   std::optional<std::uint64_t> lost;
+  /// Where the client stands once told: the messages that follow come after
+  /// this position (the message before them, or a history's start
+  /// `<epoch>-0`). A stream hands it to its client (SSE: the reset event's
+  /// `id:`) and resumes from it after a crash, so a reset is never shown
+  /// twice for one loss and a skipped poison message is never replayed to
+  /// that client. Nullopt when no position can be named.
+  std::optional<message_id> position;
 
+  /// Same reason and count: what the client is told (not where it stands).
   friend bool operator==(const replay_reset& x, const replay_reset& y) noexcept {
     return x.reason == y.reason && x.lost == y.lost;
   }

@@ -53,8 +53,10 @@ using reset_atom = caf::atom_constant<caf::atom("rreset")>;
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replay_reset& x) {
   std::uint64_t lost = x.lost ? *x.lost + 1 : 0;
-  return f(x.reason, lost, caf::meta::load_callback([&]() -> caf::error {
+  message_id position = x.position.value_or(message_id{});
+  return f(x.reason, lost, position, caf::meta::load_callback([&]() -> caf::error {
              x.lost = lost == 0 ? std::nullopt : std::optional<std::uint64_t>{lost - 1};
+             x.position = position.position() ? std::optional<message_id>{position} : std::nullopt;
              return caf::none;
            }));
 }

@@ -100,6 +100,10 @@ void context::write_reset(const replay_reset& reset) {
     sse_event ev;
     ev.event = "reset";
     ev.data = reset_json(reset);
+    // A browser keeps it as its last event id: a reconnect resumes where
+    // the reset put the client, not before the loss it was told of.
+    if (reset.position)
+      ev.id = to_string(*reset.position);
     send_event(ev);
     return;
   }

@@ -364,12 +364,15 @@ void on_routed(process& self, session_state& st, const message_id& id, const std
     // message that fits, or that one is dropped too.
     if (st.outbound.size() + payload.size() + 256 > sh.opts.max_outbound) {
       ++st.gap;
+      st.gap_last = id;
       sh.slow_consumer_dropped.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     auto lost = st.gap;
     st.gap = 0;
-    show_reset(self, st, replay_reset{reset_reason::slow_consumer, lost});
+    // The reset names the last message dropped: a client that reconnects
+    // after it resumes past the gap it was told of.
+    show_reset(self, st, replay_reset{reset_reason::slow_consumer, lost, st.gap_last});
     if (st.conn->closed() || st.now != phase::streaming)
       return;
   }
@@ -389,6 +392,7 @@ void on_routed(process& self, session_state& st, const message_id& id, const std
   st.in_routed = false;
   if (st.routed_write_dropped) {
     ++st.gap;
+    st.gap_last = id;
     sh.slow_consumer_dropped.fetch_add(1, std::memory_order_relaxed);
   }
 }
@@ -407,11 +411,13 @@ void on_reset(process& self, session_state& st, const replay_reset& r) {
   if (st.now != phase::streaming)
     return;
   show_reset(self, st, r);
-  // The client now stands after the reset, not at the id it sent: a restart
-  // before the next message registers with no id and gets what this
-  // process left unread (handed back to the key), without the same reset
-  // a second time.
-  st.last_id.reset();
+  // The client now stands where the reset put it, not at the id it sent: a
+  // restart before the next message registers from there and gets what
+  // this process left unread, without the same reset a second time. With
+  // no position to name, it registers from the client's id again (the
+  // reset may then be shown twice; nothing is lost silently).
+  if (r.position)
+    st.last_id = r.position;
 }
 
 /// A routed message crashed the stream's handler: it is skipped (the
@@ -421,7 +427,9 @@ void on_reset(process& self, session_state& st, const replay_reset& r) {
 void report_poison(process& self, session_state& st) {
   st.in_routed = false;
   shared(st).poison_skipped.fetch_add(1, std::memory_order_relaxed);
-  show_reset(self, st, replay_reset{reset_reason::poison_skipped, 1});
+  // Named by the skipped message's id: the client's position moves past it,
+  // so a reconnect does not replay it (and crash on it) again.
+  show_reset(self, st, replay_reset{reset_reason::poison_skipped, 1, st.last_id});
 }
 
 void on_info(process& self, session_state& st, const std::string& note) {
@@ -545,7 +553,12 @@ void queue_write(process& self, session_state& st, std::string_view bytes) {
 
 void stream_write(process& self, session_state& st, std::string_view payload) {
   auto& sh = shared(st);
-  if (st.outbound.size() + payload.size() > sh.opts.max_outbound) {
+  // What waits unwritten is bounded, not one write: an event larger than
+  // the limit (SSE framing can make a message several times its size) goes
+  // out when nothing waits, or no stream could ever take it. A reset is
+  // never dropped: it is how the client learns of what was.
+  if (!st.outbound.empty() && !st.writing_reset
+      && st.outbound.size() + payload.size() > sh.opts.max_outbound) {
     if (sh.opts.slow_reader == slow_reader_policy::drop) {
       sh.dropped_chunks.fetch_add(1, std::memory_order_relaxed);
       if (st.in_routed)
@@ -672,10 +685,12 @@ void stream_ended(session_state& st, stream_close_cause cause) {
 void show_reset(process& self, session_state& st, const replay_reset& reset) {
   shared(st).resets_sent.fetch_add(1, std::memory_order_relaxed);
   context ctx{st, self, nullptr};
+  st.writing_reset = true;
   if (st.hooks && st.hooks->on_reset)
     st.hooks->on_reset(ctx, reset);
   else
     ctx.write_reset(reset);
+  st.writing_reset = false;
 }
 
 void arm_timer(process& self, session_state& st, std::chrono::milliseconds delay) {

@@ -94,8 +94,12 @@ struct session_state {
   /// Routed messages dropped for a slow reader since the client was last
   /// told (`slow_reader_policy::drop`).
   std::uint64_t gap = 0;
+  /// The last of those messages: where a client told of the gap stands.
+  std::optional<message_id> gap_last;
   /// A write of the routed message being handled was dropped.
   bool routed_write_dropped = false;
+  /// A reset is being written: it is never dropped for a slow reader.
+  bool writing_reset = false;
   /// Output waits in `outbound` until the registry's transport confirms
   /// that every node reaches the key (`registry::when_reachable`): a client
   /// that has a stream's first bytes can count on delivery from any node.
