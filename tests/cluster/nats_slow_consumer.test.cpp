@@ -46,13 +46,14 @@ registry_config with(std::shared_ptr<cluster::nats_transport> t) {
 TEST_CASE("nats transport counts in messages what a slow subscription dropped",
           "[cluster][delivery]") {
   test::nats_server nats;
+  // Before the nodes: their processes may count into it until they stop.
+  std::atomic<std::uint64_t> got{0};
   node na{test::small_node()};
   node nb{test::small_node()};
   auto ta = transport(nats, "a", 65'536);
   auto tb = transport(nats, "b", 1); // one message in flight at most: a burst overflows
   registry ra{with(ta)};
   registry rb{with(tb)};
-  std::atomic<std::uint64_t> got{0};
   auto p = spawn(nb, counting, &got);
   REQUIRE(rb.register_process("k", p).ok());
   REQUIRE(tb->wait_connected(test::deadline));
