@@ -203,7 +203,7 @@ libactor::node_config node_config() {
   return cfg;
 }
 
-enum class route { none, hello, echo, crash, stream, big };
+enum class route { none, hello, echo, crash, stream, big, megabyte, brief };
 
 /// The node and its servers, started once and never stopped (see end_now).
 struct world {
@@ -224,6 +224,11 @@ struct world {
   const http::handler* echo = nullptr;
   const http::handler* crash = nullptr;
   const http::handler* big = nullptr;
+  /// The fixture's GET /big (1 MiB of 'x') and GET /brief/:id (a stream
+  /// that ends at once): every route the servers have is one the oracle
+  /// knows (an input found "GET /big?200" in the fixture's /big).
+  const http::handler* megabyte = nullptr;
+  const http::handler* brief = nullptr;
   std::vector<const http::handler*> streams;
   unsigned next_source = 0;
 
@@ -237,9 +242,11 @@ struct world {
     echo = routes.match("POST", "/echo").handler;
     crash = routes.match("GET", "/crash").handler;
     big = routes.match("GET", "/big/1").handler;
-    for (auto p : {"/stream/a", "/events/a", "/beat/a"})
+    megabyte = routes.match("GET", "/big").handler;
+    brief = routes.match("GET", "/brief/a").handler;
+    for (auto p : {"/stream/a", "/events/a", "/beat/a", "/resume/a"})
       streams.push_back(routes.match("GET", p).handler);
-    if (!hello || !echo || !crash || !big || streams.size() != 3)
+    if (!hello || !echo || !crash || !big || !megabyte || !brief || streams.size() != 4)
       violation("the fixture's routes changed: update http_session_fuzzer.cpp");
   }
 
@@ -252,6 +259,10 @@ struct world {
       return route::crash;
     if (m.handler == big)
       return route::big;
+    if (m.handler == megabyte)
+      return route::megabyte;
+    if (m.handler == brief)
+      return route::brief;
     for (auto s : streams)
       if (m.handler == s)
         return route::stream;
@@ -483,6 +494,13 @@ prediction predict(std::string_view input, const http::limits& lim) {
         case route::stream:
           e.status = 200;
           e.stream = !info.head; // HEAD opens no stream
+          break;
+        case route::megabyte:
+          e.status = 200;
+          e.body = std::string(1 << 20, 'x');
+          break;
+        case route::brief:
+          e.status = 200; // a whole chunked answer; the connection goes on
           break;
         case route::none:
           violation("a route the fuzzer does not know");
