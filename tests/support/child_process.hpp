@@ -7,6 +7,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,11 +35,19 @@ public:
     for (auto& a : argv)
       args.push_back(a.data());
     args.push_back(nullptr);
+    const auto parent = ::getpid();
     pid_ = ::fork();
     if (pid_ < 0)
       throw std::runtime_error("fork failed");
     if (pid_ == 0) {
       // Only async-signal-safe calls until exec: the parent has threads.
+      // Killed with the test process, even one a sanitizer aborted (its
+      // destructors never run): an orphaned server would hold its port and
+      // a core for the rest of the run. Tests fork from their own thread,
+      // which lives as long as the child (the signal follows the thread).
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent)
+        ::_exit(127);
       ::dup2(in[0], 0);
       ::dup2(out[1], 1);
       if (merge_stderr)
