@@ -17,6 +17,7 @@
 using namespace libactor;
 using namespace std::chrono_literals;
 using test::test_client;
+using test::split_event;
 
 namespace {
 
@@ -29,29 +30,6 @@ std::string post(std::string_view path, std::string_view body) {
          + std::to_string(body.size()) + "\r\n\r\n" + std::string{body};
 }
 
-/// An SSE event chunk split into its id (read back with parse_message_id;
-/// nullopt when the chunk has no `id:` line or an unreadable one) and the
-/// lines after it.
-struct sse_chunk {
-  std::optional<message_id> id;
-  std::string rest;
-};
-
-sse_chunk split_event(const std::optional<std::string>& chunk) {
-  sse_chunk out;
-  if (!chunk)
-    return out;
-  out.rest = *chunk;
-  if (chunk->rfind("id: ", 0) == 0) {
-    auto end = chunk->find('\n');
-    out.id = parse_message_id(std::string_view{*chunk}.substr(4, end - 4));
-    out.rest = chunk->substr(end + 1);
-  }
-  return out;
-}
-
-/// What an SSE stream sends once before anything else (server_options::sse_retry).
-const std::optional<std::string> retry_chunk{"retry: 2000\n\n"};
 
 } // namespace
 

@@ -17,6 +17,8 @@
 using namespace libactor;
 using namespace std::chrono_literals;
 using test::test_client;
+using test::retry_chunk;
+using test::split_event;
 
 namespace {
 
@@ -24,27 +26,6 @@ std::string get(std::string_view path, std::string_view extra = {}) {
   return "GET " + std::string{path} + " HTTP/1.1\r\nHost: t\r\n" + std::string{extra} + "\r\n";
 }
 
-/// An SSE event chunk "id: <id>\n<rest>": the id as read back (nullopt
-/// without an `id:` line, or with an unreadable one) and the lines after it.
-struct sse_chunk {
-  std::optional<message_id> id;
-  std::string rest;
-};
-
-sse_chunk split_event(const std::optional<std::string>& chunk) {
-  sse_chunk out;
-  if (!chunk)
-    return out;
-  out.rest = *chunk;
-  if (chunk->rfind("id: ", 0) == 0) {
-    auto end = chunk->find('\n');
-    out.id = parse_message_id(std::string_view{*chunk}.substr(4, end - 4));
-    out.rest = chunk->substr(end + 1);
-  }
-  return out;
-}
-
-const std::optional<std::string> retry_chunk{"retry: 2000\n\n"};
 
 /// Sends a GET for `path` and reads the response head.
 void open_stream(test_client& c, std::string_view path, std::string_view extra = {}) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -112,6 +113,29 @@ struct http_fixture {
   registry reg;
   http::server srv;
 };
+
+/// What an SSE stream sends once before anything else (server_options::sse_retry).
+inline const std::optional<std::string> retry_chunk{"retry: 2000\n\n"};
+
+/// An SSE event chunk "id: <id>\n<rest>": the id as read back (nullopt
+/// without an `id:` line, or with an unreadable one) and the lines after it.
+struct sse_chunk {
+  std::optional<message_id> id;
+  std::string rest;
+};
+
+inline sse_chunk split_event(const std::optional<std::string>& chunk) {
+  sse_chunk out;
+  if (!chunk)
+    return out;
+  out.rest = *chunk;
+  if (chunk->rfind("id: ", 0) == 0) {
+    auto end = chunk->find('\n');
+    out.id = parse_message_id(std::string_view{*chunk}.substr(4, end - 4));
+    out.rest = chunk->substr(end + 1);
+  }
+  return out;
+}
 
 /// What an SSE stream with a key sends before any event: its `retry:`
 /// advice (server_options::sse_retry), then its starting position, an `id:`
