@@ -17,18 +17,21 @@
 namespace libactor::test {
 
 
-/// A comet process on a free port; the port is read from its first log
-/// line, as a user or a script would.
+/// A comet process on a free port; the port is read from its `listening`
+/// log line, as a user or a script would.
 struct comet_process {
   explicit comet_process(std::vector<std::string> extra = {}) : proc(args(std::move(extra)), true) {
     // What comet said before its address, to show why it did not start.
     std::string said;
     std::optional<std::string> line;
-    while ((line = proc.read_line()) && line->find("address=") == std::string::npos)
+    // comet's own `listening` line (written at every log level), not the
+    // HTTP server's earlier `http_server_started`: only after it does
+    // /metrics answer (before, it says 503 "starting").
+    while ((line = proc.read_line()) && line->find("event=listening ") == std::string::npos)
       said += *line + "\n";
     INFO("comet wrote before failing to start: " << said);
     REQUIRE(line);
-    // e.g. "... event=http_server_started address=127.0.0.1 port=41234 ..."
+    // e.g. "... event=listening address=127.0.0.1:41234 port=41234 ..."
     auto at = line->find("port=");
     REQUIRE(at != std::string::npos);
     port = static_cast<std::uint16_t>(std::stoul(line->substr(at + 5)));
